@@ -1,0 +1,111 @@
+"""The app factory. Everything stateful is created in the lifespan and kept on ``app.state``.
+
+``app.state`` after start-up: ``settings``, ``redis`` (async client), ``records``
+(:class:`RecordsStore`), ``metrics`` (:class:`BackendMetrics`, its own ``CollectorRegistry`` as
+``metrics.registry`` and ``registry``), ``outbox`` (:class:`OutboxPublisher`), ``clearances``
+(:class:`ClearanceService`) and ``tasks`` (background tasks, cancelled at shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import fakeredis
+import structlog
+from anyio import to_thread
+from fastapi import FastAPI
+
+import bordergate
+from backend.api import api_router
+from backend.clearance.service import ClearanceService
+from backend.errors import install_error_handlers
+from backend.events.outbox import OutboxPublisher
+from backend.metrics import BackendMetrics
+from backend.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from backend.records.store import RecordsStore, RecordsUnavailableError
+from backend.settings import BackendSettings
+from bordergate.redis_conn import open_redis
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """\
+Decides self-service border clearances for the bordergate e-gates, keeps the entry records and
+publishes clearance events. A kiosk that gets no decision refers the traveller to an officer.
+"""
+
+
+def create_app(
+    settings: BackendSettings | None = None,
+    *,
+    embedded_redis: fakeredis.FakeServer | None = None,
+) -> FastAPI:
+    """Build the backend app.
+
+    ``settings`` default to the environment (``BORDERGATE_*``). With ``settings.redis_url``
+    unset, ``embedded_redis`` is the in-process Redis to share with other parts of the process
+    (a private one if not given).
+    """
+    cfg = settings if settings is not None else BackendSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = open_redis(cfg.redis_url, embedded_redis)
+        store = RecordsStore(cfg.database_url, sqlite_busy_timeout_ms=cfg.sqlite_busy_timeout_ms)
+        try:
+            await to_thread.run_sync(store.ensure_schema)
+        except RecordsUnavailableError:
+            log.error("records.schema_deferred", database=store.backend_name)
+        metrics = BackendMetrics()
+        outbox = OutboxPublisher(
+            redis,
+            store,
+            metrics,
+            batch_size=cfg.outbox_batch_size,
+            grace_s=cfg.outbox_replay_grace_s,
+            publish_timeout_s=cfg.publish_timeout_s,
+        )
+        with contextlib.suppress(RecordsUnavailableError):
+            await outbox.refresh_pending_gauge()
+        app.state.redis = redis
+        app.state.records = store
+        app.state.metrics = metrics
+        app.state.registry = metrics.registry
+        app.state.outbox = outbox
+        app.state.clearances = ClearanceService(store, outbox, metrics)
+        replay = asyncio.create_task(
+            outbox.run(cfg.outbox_replay_interval_s), name="bordergate-outbox-replay"
+        )
+        app.state.tasks = [replay]
+        log.info(
+            "backend.started",
+            database=store.backend_name,
+            redis="url" if cfg.redis_url else "embedded",
+        )
+        try:
+            yield
+        finally:
+            for task in app.state.tasks:
+                task.cancel()
+            for task in app.state.tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            app.state.tasks = []
+            await redis.aclose()
+            await to_thread.run_sync(store.dispose)
+            log.info("backend.stopped")
+
+    app = FastAPI(
+        title="bordergate backend",
+        version=bordergate.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = cfg
+    install_error_handlers(app)
+    app.include_router(api_router)
+    # Added last = outermost: log every request, then refuse oversized bodies before parsing.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Publishing events to Redis Streams through the transactional outbox."""

@@ -1,0 +1,325 @@
+"""The records store: a synchronous SQLAlchemy engine behind a small, typed API.
+
+Every method is blocking; async callers run them in a worker thread (``anyio.to_thread``).
+Any database failure surfaces as :class:`RecordsUnavailableError`, so callers answer 503 and never
+leak a traceback. Tables are created at start; if the database is down then, they are created on
+first use once it is back.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from backend.records.tables import Base, ClearanceRecord, OutboxEntry
+from bordergate.clearance_api import ClearanceRequest
+from bordergate.contracts import Outcome, ReasonCode
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class RecordsUnavailableError(Exception):
+    """The records store could not be reached or failed; nothing was recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClearance:
+    """A recorded decision (enough to answer a retry; no identity data)."""
+
+    clearance_id: uuid.UUID
+    request_id: uuid.UUID
+    request_hash: str
+    hall: str
+    lane_id: str
+    outcome: Outcome
+    reasons: list[ReasonCode]
+    scheme: str | None
+    permitted_until: datetime | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewClearance:
+    """What the clearance use case asks the store to record."""
+
+    clearance_id: uuid.UUID
+    request: ClearanceRequest
+    request_hash: str
+    outcome: Outcome
+    reasons: list[ReasonCode]
+    scheme: str | None
+    permitted_until: datetime | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    stream: str
+    fields: dict[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    clearance: StoredClearance
+    created: bool
+    """False when the request_id was already recorded (a retry, possibly a concurrent one)."""
+    outbox_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    id: int
+    event_id: str
+    stream: str
+    fields: dict[str, str]
+
+
+def _guarded(method: Callable[P, T]) -> Callable[P, T]:
+    """Turn any database failure into RecordsUnavailableError (logged without parameters)."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except RecordsUnavailableError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            # hide_parameters keeps values out of the message; log only the class and operation.
+            log.warning("records.unavailable", operation=method.__name__, error=type(exc).__name__)
+            raise RecordsUnavailableError(f"records store failed in {method.__name__}") from exc
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+def _prepare_sqlite_path(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # surfaced later as RecordsUnavailableError when the file cannot open
+        log.warning("records.folder_not_created", error=type(exc).__name__)
+
+
+def build_engine(database_url: str, *, sqlite_busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for ``database_url``: SQLite (WAL, busy timeout) or PostgreSQL (pre-ping)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        _prepare_sqlite_path(url)
+        in_memory = not url.database or url.database == ":memory:"
+        kwargs: dict[str, Any] = {
+            "connect_args": {
+                "timeout": sqlite_busy_timeout_ms / 1000,
+                **({"check_same_thread": False} if in_memory else {}),
+            },
+        }
+        if in_memory:
+            kwargs["poolclass"] = StaticPool  # one shared connection, or each sees its own DB
+        engine = create_engine(url, hide_parameters=True, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            try:
+                if not in_memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cursor.close()
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = 5
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _stored(row: ClearanceRecord) -> StoredClearance:
+    return StoredClearance(
+        clearance_id=row.clearance_id,
+        request_id=row.request_id,
+        request_hash=row.request_hash,
+        hall=row.hall,
+        lane_id=row.lane_id,
+        outcome=Outcome(row.outcome),
+        reasons=[ReasonCode(r) for r in row.reasons],
+        scheme=row.scheme,
+        permitted_until=row.permitted_until,
+        decided_at=row.decided_at,
+    )
+
+
+class RecordsStore:
+    """Entry records and the outbox, in one database."""
+
+    def __init__(self, database_url: str, *, sqlite_busy_timeout_ms: int = 5000) -> None:
+        self.engine = build_engine(database_url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    @property
+    def backend_name(self) -> str:
+        return self.engine.dialect.name
+
+    @_guarded
+    def ensure_schema(self) -> None:
+        """Create the tables if they do not exist (idempotent, cheap once done)."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if not self._schema_ready:
+                Base.metadata.create_all(self.engine)
+                self._schema_ready = True
+
+    def _session(self) -> Session:
+        self.ensure_schema()
+        return self._sessions()
+
+    @_guarded
+    def ping(self) -> None:
+        """A trivial query against the records tables."""
+        with self._session() as session:
+            session.execute(text("SELECT 1")).scalar_one()
+            session.execute(select(OutboxEntry.id).limit(1)).all()
+
+    @_guarded
+    def find_clearance(self, request_id: uuid.UUID) -> StoredClearance | None:
+        with self._session() as session:
+            row = session.execute(
+                select(ClearanceRecord).where(ClearanceRecord.request_id == request_id)
+            ).scalar_one_or_none()
+            return None if row is None else _stored(row)
+
+    @_guarded
+    def record_clearance(self, clearance: NewClearance, outbox: NewEvent) -> RecordResult:
+        """Write the clearance and its event in one transaction.
+
+        If the request_id is already recorded (a concurrent retry won the race), nothing is
+        written and the recorded clearance is returned with ``created=False``.
+        """
+        req = clearance.request
+        doc = req.document
+        row = ClearanceRecord(
+            clearance_id=clearance.clearance_id,
+            request_id=req.request_id,
+            request_hash=clearance.request_hash,
+            hall=str(req.hall),
+            lane_id=req.lane_id,
+            arrival_time=req.arrival_time,
+            outcome=str(clearance.outcome),
+            reasons=[str(r) for r in clearance.reasons],
+            scheme=clearance.scheme,
+            permitted_until=clearance.permitted_until,
+            decided_at=clearance.decided_at,
+            document_type=doc.document_type,
+            issuing_state=doc.issuing_state,
+            nationality=doc.nationality,
+            document_number=doc.document_number,
+            surname=doc.surname,
+            given_names=doc.given_names,
+            birth_date=doc.birth_date,
+            expiry_date=doc.expiry_date,
+            sex=doc.sex,
+            check_digits_valid=doc.check_digits_valid,
+            chip_authenticated=doc.chip_authenticated,
+            face_matched=req.face.matched,
+            face_score=req.face.score,
+            liveness=req.face.liveness,
+            journey_kind=req.journey.kind if req.journey else None,
+            journey_payload=req.journey.payload if req.journey else None,
+        )
+        entry = OutboxEntry(
+            event_id=outbox.event_id,
+            stream=outbox.stream,
+            fields=dict(outbox.fields),
+            created_at=outbox.created_at,
+            published_at=None,
+            attempts=0,
+        )
+        try:
+            with self._session() as session, session.begin():
+                session.add(row)
+                session.flush()  # the clearance first: a duplicate request_id fails here
+                session.add(entry)
+                session.flush()
+                outbox_id = entry.id
+                stored = _stored(row)
+        except IntegrityError:
+            existing = self.find_clearance(req.request_id)
+            if existing is None:
+                raise
+            return RecordResult(clearance=existing, created=False, outbox_id=None)
+        return RecordResult(clearance=stored, created=True, outbox_id=outbox_id)
+
+    @_guarded
+    def pending_events(
+        self, limit: int, created_before: datetime | None = None
+    ) -> list[PendingEvent]:
+        """Unpublished outbox rows, oldest first."""
+        query = select(OutboxEntry).where(OutboxEntry.published_at.is_(None))
+        if created_before is not None:
+            query = query.where(OutboxEntry.created_at <= created_before)
+        query = query.order_by(OutboxEntry.id).limit(limit)
+        with self._session() as session:
+            return [
+                PendingEvent(
+                    id=e.id,
+                    event_id=e.event_id,
+                    stream=e.stream,
+                    fields={str(k): str(v) for k, v in e.fields.items()},
+                )
+                for e in session.execute(query).scalars()
+            ]
+
+    @_guarded
+    def mark_published(self, ids: Sequence[int], at: datetime) -> None:
+        if not ids:
+            return
+        with self._session() as session, session.begin():
+            session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_(list(ids)), OutboxEntry.published_at.is_(None))
+                .values(published_at=at, attempts=OutboxEntry.attempts + 1)
+            )
+
+    @_guarded
+    def note_failed_attempt(self, outbox_id: int) -> None:
+        with self._session() as session, session.begin():
+            session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == outbox_id)
+                .values(attempts=OutboxEntry.attempts + 1)
+            )
+
+    @_guarded
+    def count_pending(self) -> int:
+        with self._session() as session:
+            count: int = session.execute(
+                select(func.count())
+                .select_from(OutboxEntry)
+                .where(OutboxEntry.published_at.is_(None))
+            ).scalar_one()
+            return count
+
+    def dispose(self) -> None:
+        self.engine.dispose()

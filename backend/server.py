@@ -1,0 +1,88 @@
+"""Running the backend under uvicorn, in the caller's event loop.
+
+server = build_server(settings)
+await server.serve()          # until ...
+server.should_exit = True     # ... from another task
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import structlog
+import uvicorn
+
+from backend.app import create_app
+from backend.settings import BackendSettings
+from bordergate.logging import configure_logging
+
+
+def uvicorn_log_config(level: str = "INFO", json: bool = True) -> dict[str, Any]:
+    """A logging dictConfig that renders uvicorn's own records through structlog's renderer."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    renderer,
+                ],
+                "foreign_pre_chain": [
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+            }
+        },
+        "handlers": {
+            "structlog": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["structlog"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["structlog"], "level": level, "propagate": False},
+        },
+    }
+
+
+def build_server(
+    settings: BackendSettings | None = None,
+    *,
+    embedded_redis: fakeredis.FakeServer | None = None,
+    configure_logs: bool = True,
+) -> uvicorn.Server:
+    """A uvicorn server for the backend app on ``settings.host``:``settings.port``.
+
+    Access logs are off: the app writes one structured line per request itself.
+    """
+    cfg = settings if settings is not None else BackendSettings()
+    if configure_logs:
+        configure_logging(cfg.log_level, cfg.log_json)
+    app = create_app(cfg, embedded_redis=embedded_redis)
+    config = uvicorn.Config(
+        app,
+        host=cfg.host,
+        port=cfg.port,
+        log_config=uvicorn_log_config(cfg.log_level, cfg.log_json) if configure_logs else None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def run(settings: BackendSettings | None = None) -> None:
+    """Serve until interrupted (for ``bordergate backend``)."""
+    build_server(settings).run()

@@ -1,0 +1,40 @@
+"""Backend settings, read from ``BORDERGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from bordergate.settings import CommonSettings
+
+DEFAULT_DATABASE_URL = "sqlite:///var/bordergate.sqlite3"
+
+
+class BackendSettings(CommonSettings):
+    """``BORDERGATE_DATABASE_URL``, ``BORDERGATE_HOST``, ``BORDERGATE_PORT`` and so on."""
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description=(
+            "SQLAlchemy URL of the records store. Default: a SQLite file under ./var (the folder "
+            "is created); PostgreSQL with postgresql+psycopg://user:pass@host/db."
+        ),
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(
+        default=64 * 1024, gt=0, description="Larger request bodies get 413 before parsing"
+    )
+    outbox_replay_interval_s: float = Field(
+        default=2.0, gt=0, description="How often pending outbox rows are re-published"
+    )
+    outbox_replay_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Replay leaves rows this young to the request that wrote them",
+    )
+    outbox_batch_size: int = Field(default=200, gt=0)
+    publish_timeout_s: float = Field(
+        default=1.0, gt=0, description="Budget for the publish after commit; the replay retries"
+    )
+    readiness_timeout_s: float = Field(default=1.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)

@@ -1,0 +1,74 @@
+"""The HTTP contract between a kiosk and the backend: ``POST /v1/clearances``.
+
+The kiosk reports what it read and measured; the backend alone decides. Nothing biometric
+crosses this boundary: the face result is a score and a decision, never an image or template.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bordergate.contracts import Hall, Outcome, ReasonCode
+
+ICAO_CODE = r"^[A-Z<]{1,3}$"
+
+
+class DocumentData(BaseModel):
+    """The identity page as read from the MRZ (and later verified against the chip)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_type: str = Field(pattern=r"^[A-Z][A-Z<]?$", examples=["P", "I"])
+    issuing_state: str = Field(pattern=ICAO_CODE)
+    nationality: str = Field(pattern=ICAO_CODE)
+    document_number: str = Field(min_length=1, max_length=9, pattern=r"^[A-Z0-9<]+$")
+    surname: str = Field(max_length=39)
+    given_names: str = Field(default="", max_length=39)
+    birth_date: date
+    expiry_date: date
+    sex: Literal["M", "F", "X"]
+    check_digits_valid: bool = Field(description="Every ICAO 9303 check digit verified")
+    chip_authenticated: bool | None = Field(
+        default=None, description="Passive authentication result; None when no chip was read"
+    )
+
+
+class FaceResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    matched: bool
+    score: float = Field(ge=0.0, le=1.0, description="Similarity, 1.0 the same face")
+    liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
+
+
+class JourneyEvidence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["boarding_pass", "cruise_card"]
+    payload: str = Field(max_length=2048, description="The barcode's text as scanned")
+
+
+class ClearanceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: uuid.UUID = Field(description="Idempotency key: a retry never records twice")
+    hall: Hall
+    lane_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    arrival_time: AwareDatetime
+    document: DocumentData
+    face: FaceResult
+    journey: JourneyEvidence | None = None
+
+
+class ClearanceDecision(BaseModel):
+    clearance_id: uuid.UUID
+    request_id: uuid.UUID
+    outcome: Outcome
+    reasons: list[ReasonCode]
+    scheme: str | None
+    permitted_until: AwareDatetime | None
+    decided_at: AwareDatetime

@@ -1,0 +1,217 @@
+"""The contract between the parts: Redis key and stream names, and one pydantic model per event.
+
+Every producer and consumer imports names and models from here; nothing else spells a key.
+Events travel on streams as two fields: ``type`` (the event's discriminator) and ``data`` (JSON).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+PREFIX = "bordergate"
+
+# Streams (append-only event logs, read through consumer groups).
+STREAM_QUEUE = f"{PREFIX}:stream:queue"
+STREAM_CLEARANCES = f"{PREFIX}:stream:clearances"
+STREAM_LANE_COMMANDS = f"{PREFIX}:stream:lane-commands"
+STREAM_ALERTS = f"{PREFIX}:stream:alerts"
+
+# Consumer groups.
+GROUP_QUEUE_MONITOR = "queue-monitor"
+
+# Pub/sub channel for live pushes to pages (wait statistics, lane state, referrals).
+CHANNEL_LIVE = f"{PREFIX}:live"
+
+# Streams are capped so a long-running demo does not grow without bound.
+STREAM_MAXLEN = 100_000
+
+
+def heartbeat_key(kind: str, device_id: str) -> str:
+    """Key holding a device's or service's last heartbeat; it expires when the sender dies."""
+    return f"{PREFIX}:heartbeat:{kind}:{device_id}"
+
+
+def lane_state_key(hall: Hall) -> str:
+    """Hash of lane id -> LaneState JSON for one hall."""
+    return f"{PREFIX}:lanes:{hall}"
+
+
+def wait_stats_key(hall: Hall) -> str:
+    """Latest WaitStats JSON for one hall, written by the queue monitor."""
+    return f"{PREFIX}:waits:{hall}"
+
+
+def processed_key(group: str, event_id: str) -> str:
+    """Marker that a consumer group has applied an event (exactly-once across monitors)."""
+    return f"{PREFIX}:processed:{group}:{event_id}"
+
+
+def wait_samples_key(hall: Hall) -> str:
+    """Sorted set of one hall's measured waits, shared by the queue monitors.
+
+    Member ``"<wait seconds>|<traveller_ref>"``, score = served time (epoch seconds of the
+    events' own ``at``); trimmed to the monitors' rolling window.
+    """
+    return f"{PREFIX}:wait-samples:{hall}"
+
+
+def queue_waiting_key(hall: Hall) -> str:
+    """Sorted set of travellers in one hall's queue: traveller_ref -> joined time (epoch s)."""
+    return f"{PREFIX}:queue-waiting:{hall}"
+
+
+def queue_visit_key(hall: Hall, traveller_ref: str) -> str:
+    """Hash of one traveller's queue visit (joined_at, served_at, wait_s once paired), with TTL."""
+    return f"{PREFIX}:queue-visit:{hall}:{traveller_ref}"
+
+
+def clearance_counts_key(hall: Hall) -> str:
+    """Hash of clearance-outcome counters for one hall, kept by the queue monitors.
+
+    Fields: ``total``, ``outcome:<admit|refer>``, ``reason:<ReasonCode>`` (each event counted once).
+    """
+    return f"{PREFIX}:clearance-counts:{hall}"
+
+
+class Hall(StrEnum):
+    AIRPORT = "airport"
+    CRUISE = "cruise"
+
+
+class ReasonCode(StrEnum):
+    """Why a traveller was referred to an officer. Shared by kiosk and backend."""
+
+    DOCUMENT_UNREADABLE = "DOCUMENT_UNREADABLE"
+    DOCUMENT_INVALID = "DOCUMENT_INVALID"
+    DOCUMENT_EXPIRED = "DOCUMENT_EXPIRED"
+    DOCUMENT_VALIDITY_SHORT = "DOCUMENT_VALIDITY_SHORT"
+    FACE_NOT_CAPTURED = "FACE_NOT_CAPTURED"
+    FACE_MISMATCH = "FACE_MISMATCH"
+    LIVENESS_FAILED = "LIVENESS_FAILED"
+    JOURNEY_MISSING = "JOURNEY_MISSING"
+    NO_SCHEME = "NO_SCHEME"
+    BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
+    BACKEND_ERROR = "BACKEND_ERROR"
+    DEVICE_ERROR = "DEVICE_ERROR"
+    TIMEOUT = "TIMEOUT"
+    TRAVELLER_LEFT = "TRAVELLER_LEFT"
+
+
+class Outcome(StrEnum):
+    ADMIT = "admit"
+    REFER = "refer"
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str = Field(default_factory=_new_id)
+    at: AwareDatetime = Field(default_factory=_now)
+
+
+class QueueJoined(_Event):
+    """A traveller passed a queue-entrance counter."""
+
+    type: Literal["queue.joined"] = "queue.joined"
+    hall: Hall
+    traveller_ref: str = Field(description="Anonymous per-visit token, never a document number")
+    counter_id: str
+
+
+class QueueServed(_Event):
+    """A traveller reached the head of the queue and stepped into a gate or up to a desk."""
+
+    type: Literal["queue.served"] = "queue.served"
+    hall: Hall
+    traveller_ref: str
+    lane_id: str
+
+
+class ClearanceOutcome(_Event):
+    """The backend decided on one traveller (no biometric data, no document number)."""
+
+    type: Literal["clearance.outcome"] = "clearance.outcome"
+    clearance_id: str
+    hall: Hall
+    lane_id: str
+    outcome: Outcome
+    reasons: list[ReasonCode] = Field(default_factory=list)
+    scheme: str | None = None
+    nationality: str | None = None
+    permitted_until: AwareDatetime | None = None
+
+
+class LaneCommand(_Event):
+    type: Literal["lane.command"] = "lane.command"
+    hall: Hall
+    lane_id: str
+    action: Literal["open", "close"]
+    reason: str = ""
+    effective_at: AwareDatetime | None = None
+
+
+class Alert(_Event):
+    type: Literal["alert"] = "alert"
+    hall: Hall
+    severity: Literal["info", "warning", "critical"]
+    kind: str
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceHeartbeat(_Event):
+    type: Literal["device.heartbeat"] = "device.heartbeat"
+    kind: Literal["kiosk", "backend", "monitor", "reader", "camera", "gate", "counter"]
+    device_id: str
+    lane_id: str | None = None
+    status: Literal["ok", "degraded", "error"] = "ok"
+    detail: str = ""
+
+
+Event = Annotated[
+    QueueJoined | QueueServed | ClearanceOutcome | LaneCommand | Alert | DeviceHeartbeat,
+    Field(discriminator="type"),
+]
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class WaitStats(BaseModel):
+    """Rolling wait statistics for one hall, published by the queue monitor."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hall: Hall
+    samples: int
+    p95_wait_s: float | None
+    mean_wait_s: float | None
+    share_within_target: float | None
+    target_s: float
+    window_s: float
+    waiting_now: int
+    updated_at: AwareDatetime
+
+
+def encode_event(event: Event) -> dict[str, str]:
+    """Stream fields for one event."""
+    return {"type": event.type, "data": event.model_dump_json()}
+
+
+def decode_event(fields: dict[str, str] | dict[bytes, bytes]) -> Event:
+    """Parse stream fields back into the event model; raises pydantic.ValidationError."""
+    raw = fields.get("data") if "data" in fields else fields.get(b"data")  # type: ignore[call-overload]
+    if raw is None:
+        raise ValueError("stream entry has no 'data' field")
+    return _EVENT_ADAPTER.validate_json(raw)

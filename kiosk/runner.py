@@ -1,0 +1,309 @@
+"""Run one e-gate lane: take travellers from the hall queue, run a session for each, report.
+
+Wiring (the CLI and the demo):
+
+* one kiosk process, its own travellers (``bordergate kiosk --lane ID``)::
+
+      stats = await run_kiosk_process(KioskSettings(lane_id="A1"), verifier)
+
+* several kiosks of one hall sharing one queue (the demo)::
+
+      crowd = HallCrowd(Hall.AIRPORT, TravellerFactory(seed=1, hall=Hall.AIRPORT),
+                        rate_per_min=6, speed=speed, seed=1)
+      async with asyncio.TaskGroup() as tg:
+          tg.create_task(crowd.run(stop, on_entry=queue_joined_publisher(redis)))
+          for lane in ("A1", "A2"):
+              s = KioskSettings(lane_id=lane, hall=Hall.AIRPORT, speed=speed)
+              tg.create_task(run_lane(s, redis, crowd, verifier, stop))
+
+Redis failures are logged and counted, never fatal, and never open a gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from redis.asyncio import Redis
+
+from bordergate.contracts import (
+    STREAM_MAXLEN,
+    STREAM_QUEUE,
+    DeviceHeartbeat,
+    Event,
+    Outcome,
+    QueueJoined,
+    QueueServed,
+    encode_event,
+    heartbeat_key,
+)
+from bordergate.redis_conn import open_redis
+from hardware_mocks.crowd import EntryHandler, HallCrowd
+from hardware_mocks.interfaces import EntryEvent
+from hardware_mocks.lane import MockLane
+from hardware_mocks.queue_counter import MockQueueCounter
+from hardware_mocks.travellers import TravellerFactory, default_faces_dir
+from kiosk.backend_client import BackendClient
+from kiosk.biometrics import FaceVerifier
+from kiosk.session import KioskSession, SessionObserver, SessionResult
+from kiosk.settings import KioskSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class LaneStats:
+    lane_id: str
+    served: int = 0
+    admitted: int = 0
+    referred: int = 0
+    passed_gate: int = 0
+    aborted: int = 0
+    """Sessions cut short by the stop event."""
+    errors: int = 0
+    """Sessions that crashed (a bug; the gate was kept closed)."""
+    publish_failures: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    session_seconds: float = 0.0
+
+    def record(self, result: SessionResult) -> None:
+        if result.outcome is Outcome.ADMIT:
+            self.admitted += 1
+        else:
+            self.referred += 1
+        self.passed_gate += int(result.passed_gate)
+        self.reasons.update(r.value for r in result.reasons)
+        self.session_seconds += result.total_s
+
+    @property
+    def completed(self) -> int:
+        return self.admitted + self.referred
+
+    @property
+    def mean_session_s(self) -> float | None:
+        return self.session_seconds / self.completed if self.completed else None
+
+
+async def publish_event(
+    redis: Redis, event: Event, timeout_s: float = 1.0, stream: str = STREAM_QUEUE
+) -> bool:
+    """XADD one event; False (logged) on any failure: publishing never stops a kiosk."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await redis.xadd(stream, encode_event(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    except Exception as exc:
+        log.warning("event publish failed", event_type=event.type, error=type(exc).__name__)
+        return False
+    return True
+
+
+def queue_joined_publisher(
+    redis: Redis, timeout_s: float = 1.0, stats: LaneStats | None = None
+) -> EntryHandler:
+    """A crowd ``on_entry`` handler publishing ``QueueJoined`` for each counter entry."""
+
+    async def on_entry(entry: EntryEvent) -> None:
+        event = QueueJoined(
+            hall=entry.hall,
+            traveller_ref=entry.traveller_ref,
+            counter_id=entry.counter_id,
+            at=entry.at,
+        )
+        if not await publish_event(redis, event, timeout_s) and stats is not None:
+            stats.publish_failures += 1
+
+    return on_entry
+
+
+async def _heartbeat(redis: Redis, settings: KioskSettings, stop: asyncio.Event) -> None:
+    key = heartbeat_key("kiosk", settings.lane_id)
+    while not stop.is_set():
+        beat = DeviceHeartbeat(kind="kiosk", device_id=settings.lane_id, lane_id=settings.lane_id)
+        try:
+            async with asyncio.timeout(settings.redis_timeout_s):
+                await redis.set(key, beat.model_dump_json(), ex=settings.heartbeat_ttl_s)
+        except Exception as exc:
+            log.warning("heartbeat failed", lane_id=settings.lane_id, error=type(exc).__name__)
+        try:
+            async with asyncio.timeout(settings.heartbeat_interval_s):
+                await stop.wait()
+        except TimeoutError:
+            pass
+
+
+def make_own_crowd(settings: KioskSettings, max_travellers: int | None = None) -> HallCrowd:
+    """The crowd of a standalone kiosk: its own seeded arrivals through its own counter."""
+    factory = TravellerFactory(
+        seed=settings.seed,
+        hall=settings.hall,
+        faces_dir=settings.faces_dir if settings.faces_dir is not None else default_faces_dir(),
+    )
+    return HallCrowd(
+        settings.hall,
+        factory,
+        rate_per_min=settings.arrival_rate_per_min,
+        speed=settings.speed,
+        seed=settings.seed,
+        counter=MockQueueCounter(f"{settings.lane_id}-entrance", settings.hall),
+        max_travellers=max_travellers,
+    )
+
+
+async def run_lane(
+    settings: KioskSettings,
+    redis: Redis,
+    crowd: HallCrowd | None,
+    verifier: FaceVerifier,
+    stop: asyncio.Event,
+    *,
+    lane: MockLane | None = None,
+    backend: BackendClient | None = None,
+    observer: SessionObserver | None = None,
+    on_result: Callable[[SessionResult], None] | None = None,
+    max_travellers: int | None = None,
+) -> LaneStats:
+    """Serve travellers until ``stop`` is set (or ``max_travellers`` were served).
+
+    ``crowd=None`` gives the lane its own crowd (arrivals publishing ``QueueJoined``); a shared
+    crowd's arrivals are run by whoever owns it. ``lane`` and ``backend`` default to mock devices
+    at ``settings.speed`` and a client for ``settings.backend_url``.
+    """
+    stats = LaneStats(lane_id=settings.lane_id)
+    lane = (
+        lane
+        if lane is not None
+        else MockLane(settings.lane_id, speed=settings.speed, seed=settings.seed)
+    )
+    own_backend = backend is None
+    client = (
+        backend
+        if backend is not None
+        else BackendClient(settings.backend_url, settings.backend_timeout_s)
+    )
+    own_crowd = crowd is None
+    hall_crowd = crowd if crowd is not None else make_own_crowd(settings, max_travellers)
+    helpers_stop = asyncio.Event()
+    log.info("lane started", lane_id=settings.lane_id, hall=settings.hall.value)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_heartbeat(redis, settings, helpers_stop))
+            if own_crowd:
+                tg.create_task(
+                    hall_crowd.run(
+                        helpers_stop,
+                        on_entry=queue_joined_publisher(redis, settings.redis_timeout_s, stats),
+                    )
+                )
+            try:
+                await _serve(settings, redis, hall_crowd, lane, client, verifier, stop, stats,
+                             observer, on_result, max_travellers)  # fmt: skip
+            finally:
+                helpers_stop.set()
+    finally:
+        lane.clear()
+        if own_backend:
+            await client.aclose()
+        try:
+            async with asyncio.timeout(settings.redis_timeout_s):
+                await redis.delete(heartbeat_key("kiosk", settings.lane_id))
+        except Exception as exc:
+            log.warning("heartbeat removal failed", error=type(exc).__name__)
+    log.info(
+        "lane stopped",
+        lane_id=settings.lane_id,
+        served=stats.served,
+        admitted=stats.admitted,
+        referred=stats.referred,
+    )
+    return stats
+
+
+async def _serve(
+    settings: KioskSettings,
+    redis: Redis,
+    crowd: HallCrowd,
+    lane: MockLane,
+    backend: BackendClient,
+    verifier: FaceVerifier,
+    stop: asyncio.Event,
+    stats: LaneStats,
+    observer: SessionObserver | None,
+    on_result: Callable[[SessionResult], None] | None,
+    max_travellers: int | None,
+) -> None:
+    while not stop.is_set():
+        if max_travellers is not None and stats.served >= max_travellers:
+            return
+        traveller = await crowd.next_traveller(settings.idle_poll_s)
+        if traveller is None:
+            continue
+        stats.served += 1
+        served = QueueServed(
+            hall=settings.hall, traveller_ref=traveller.traveller_ref, lane_id=settings.lane_id
+        )
+        if not await publish_event(redis, served, settings.redis_timeout_s):
+            stats.publish_failures += 1
+        lane.present(traveller)
+        session = KioskSession(
+            settings,
+            lane.devices,
+            backend,
+            verifier,
+            observer=observer,
+            traveller_ref=traveller.traveller_ref,
+        )
+        session_task = asyncio.create_task(session.run(), name=f"session-{settings.lane_id}")
+        stop_task = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({session_task, stop_task}, return_when="FIRST_COMPLETED")
+        finally:
+            stop_task.cancel()
+            if not session_task.done():
+                session_task.cancel()
+            await asyncio.wait({session_task, stop_task})
+            lane.clear()
+        if session_task.cancelled():
+            stats.aborted += 1
+            return
+        exc = session_task.exception()
+        if exc is not None:
+            stats.errors += 1
+            log.error("session crashed", lane_id=settings.lane_id, error=repr(exc))
+            continue
+        result = session_task.result()
+        stats.record(result)
+        if on_result is not None:
+            on_result(result)
+
+
+async def run_kiosk_process(
+    settings: KioskSettings,
+    verifier: FaceVerifier,
+    *,
+    stop: asyncio.Event | None = None,
+    max_travellers: int | None = None,
+) -> LaneStats:
+    """A standalone kiosk: its own Redis client (``settings.redis_url``), its own crowd.
+
+    SIGINT / SIGTERM set the stop event (where the platform allows signal handlers).
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    redis = open_redis(settings.redis_url)
+    try:
+        return await run_lane(settings, redis, None, verifier, stop, max_travellers=max_travellers)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await redis.aclose()

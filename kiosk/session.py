@@ -1,0 +1,417 @@
+"""The traveller session: one transaction at an e-gate, as an explicit state machine.
+
+    idle -> document -> face -> [journey] -> decision -> gate_open | refer -> idle
+
+Every step has a timeout (TIMEOUT). Taking the document off the reader after it was read ends
+the session (TRAVELLER_LEFT, data discarded). A device fault refers (DEVICE_ERROR). The gate opens
+only when the backend's decision says admit; everything else, including any unexpected error,
+refers: the kiosk fails closed.
+
+Face images and frames live only inside one ``run()``; they are never logged, never put into a
+:class:`SessionUpdate` or :class:`SessionResult`, and the references are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bordergate.clearance_api import (
+    ClearanceDecision,
+    ClearanceRequest,
+    DocumentData,
+    FaceResult,
+    JourneyEvidence,
+)
+from bordergate.contracts import Hall, Outcome, ReasonCode
+from hardware_mocks.interfaces import DeviceError, LaneDevices, RGBImage
+from kiosk.backend_client import BackendClient, BackendClientError
+from kiosk.biometrics import FaceVerifier
+from kiosk.document import MRZParseError, parse_mrz
+from kiosk.settings import KioskSettings
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+JOURNEY_PAYLOAD_MAX = 2048
+
+
+class SessionState(StrEnum):
+    IDLE = "idle"
+    DOCUMENT = "document"
+    FACE = "face"
+    JOURNEY = "journey"
+    DECISION = "decision"
+    GATE_OPEN = "gate_open"
+    REFER = "refer"
+
+
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    SessionState.IDLE: frozenset({SessionState.DOCUMENT}),
+    SessionState.DOCUMENT: frozenset({SessionState.FACE, SessionState.REFER}),
+    SessionState.FACE: frozenset({SessionState.JOURNEY, SessionState.DECISION, SessionState.REFER}),
+    SessionState.JOURNEY: frozenset({SessionState.DECISION, SessionState.REFER}),
+    SessionState.DECISION: frozenset({SessionState.GATE_OPEN, SessionState.REFER}),
+    SessionState.GATE_OPEN: frozenset({SessionState.IDLE, SessionState.REFER}),
+    SessionState.REFER: frozenset({SessionState.IDLE}),
+}
+
+# The traveller screen's message for each state (the UI translates the keys).
+MESSAGE_KEYS: dict[SessionState, str] = {
+    SessionState.IDLE: "welcome",
+    SessionState.DOCUMENT: "place_passport",
+    SessionState.FACE: "look_at_camera",
+    SessionState.JOURNEY: "scan_onward_ticket",
+    SessionState.DECISION: "please_wait",
+    SessionState.GATE_OPEN: "proceed_through_gate",
+    SessionState.REFER: "see_officer",
+}
+
+
+class InvalidTransitionError(RuntimeError):
+    """A bug: the session tried a transition the state machine does not allow."""
+
+
+class SessionUpdate(BaseModel):
+    """A state change for observers (the traveller's screen). Never carries biometric data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lane_id: str
+    session_id: str
+    state: SessionState
+    message_key: str
+    at: AwareDatetime
+    outcome: Outcome | None = None
+    reasons: list[ReasonCode] = Field(default_factory=list)
+
+
+class SessionResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    lane_id: str
+    traveller_ref: str | None
+    outcome: Outcome
+    reasons: list[ReasonCode]
+    final_state: SessionState
+    """GATE_OPEN (admitted and the gate was opened) or REFER."""
+    request_id: uuid.UUID | None = None
+    clearance_id: uuid.UUID | None = None
+    scheme: str | None = None
+    permitted_until: AwareDatetime | None = None
+    gate_opened: bool = False
+    passed_gate: bool = False
+    timings: dict[str, float] = Field(default_factory=dict)
+    """Seconds spent in each state."""
+    total_s: float = 0.0
+    detail: str = ""
+    """Why it ended (no personal or biometric data)."""
+
+
+SessionObserver = Callable[[SessionUpdate], None]
+"""Called synchronously on every state change, e.g. ``asyncio.Queue.put_nowait``."""
+
+
+class _ReferralError(Exception):
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class KioskSession:
+    """One traveller's transaction; create one per traveller and ``await run()`` once."""
+
+    def __init__(
+        self,
+        settings: KioskSettings,
+        devices: LaneDevices,
+        backend: BackendClient,
+        verifier: FaceVerifier,
+        *,
+        observer: SessionObserver | None = None,
+        traveller_ref: str | None = None,
+        today: date | None = None,
+    ) -> None:
+        self.settings = settings
+        self.devices = devices
+        self.backend = backend
+        self.verifier = verifier
+        self.observer = observer
+        self.traveller_ref = traveller_ref
+        self.today = today
+        self.session_id = uuid.uuid4().hex
+        self.state = SessionState.IDLE
+        self.history: list[SessionState] = [SessionState.IDLE]
+        self._timings: dict[str, float] = {}
+        self._entered = time.monotonic()
+        self._removal: asyncio.Task[bool] | None = None
+        self._gate_opened = False
+        self._gate_confirmed_open = False
+        self._log = log.bind(lane_id=settings.lane_id, session_id=self.session_id)
+
+    # -- state machine -------------------------------------------------------------------------
+
+    def _transition(
+        self,
+        new: SessionState,
+        *,
+        outcome: Outcome | None = None,
+        reasons: list[ReasonCode] | None = None,
+    ) -> None:
+        if new not in TRANSITIONS[self.state]:
+            raise InvalidTransitionError(f"{self.state} -> {new}")
+        now = time.monotonic()
+        key = self.state.value
+        self._timings[key] = self._timings.get(key, 0.0) + (now - self._entered)
+        self._entered = now
+        self.state = new
+        self.history.append(new)
+        self._log.info("session state", state=new.value, reasons=[r.value for r in reasons or []])
+        update = SessionUpdate(
+            lane_id=self.settings.lane_id,
+            session_id=self.session_id,
+            state=new,
+            message_key=MESSAGE_KEYS[new],
+            at=datetime.now(UTC),
+            outcome=outcome,
+            reasons=list(reasons or []),
+        )
+        if self.observer is not None:
+            try:
+                self.observer(update)
+            except Exception:  # a broken screen must not break the transaction
+                self._log.exception("session observer failed")
+
+    # -- guarded device calls ------------------------------------------------------------------
+
+    async def _guard(self, aw: Awaitable[T], timeout_s: float, step: str) -> T:
+        """Await ``aw`` within ``timeout_s``, racing the document-removal watcher.
+
+        Raises _ReferralError(TRAVELLER_LEFT) if the document was taken away first (even if
+        the step finished at the same time), _ReferralError(TIMEOUT) past the timeout; device
+        errors propagate.
+        """
+        task: asyncio.Future[T] = asyncio.ensure_future(aw)
+        waits: set[asyncio.Future[Any]] = {task}
+        removal = self._removal
+        if removal is not None:
+            waits.add(removal)
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+        if removal is not None and removal in done:
+            self._removal = None
+            if removal.result():  # re-raises a DeviceError from the reader
+                raise _ReferralError(ReasonCode.TRAVELLER_LEFT, f"document removed during {step}")
+        if task.done() and not task.cancelled():
+            return task.result()
+        raise _ReferralError(ReasonCode.TIMEOUT, f"{step} timed out")
+
+    def _check_removed(self, step: str) -> None:
+        removal = self._removal
+        if removal is not None and removal.done():
+            self._removal = None
+            if removal.result():
+                raise _ReferralError(ReasonCode.TRAVELLER_LEFT, f"document removed during {step}")
+
+    def _device_timeout(self, seconds: float) -> float:
+        return self.settings.scaled(seconds) + self.settings.device_grace_s
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    async def _document_step(self) -> tuple[DocumentData, RGBImage | None]:
+        self._transition(SessionState.DOCUMENT)
+        wait = self.settings.scaled(self.settings.document_timeout_s)
+        reading = await self._guard(
+            self.devices.reader.wait_for_document(wait),
+            wait + self.settings.device_grace_s,
+            "document",
+        )
+        if reading is None:
+            raise _ReferralError(ReasonCode.TIMEOUT, "no document placed")
+        try:
+            document = parse_mrz(reading.mrz_lines, self.today)
+        except MRZParseError as exc:
+            raise _ReferralError(ReasonCode.DOCUMENT_UNREADABLE, str(exc)) from exc
+        return document, reading.photo
+
+    async def _face_step(self, reference: RGBImage | None) -> FaceResult:
+        self._transition(SessionState.FACE)
+        if reference is None:
+            raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "no document photo")
+        frames = await self._guard(
+            self.devices.camera.capture_burst(
+                self.settings.burst_frames, self.settings.scaled(self.settings.burst_interval_s)
+            ),
+            self._device_timeout(self.settings.face_capture_timeout_s),
+            "face capture",
+        )
+        live = [frame.image for frame in frames]
+        del frames
+        if not live:
+            raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "camera returned no frames")
+        try:
+            return await self._guard(
+                asyncio.to_thread(self.verifier.verify, live, reference),
+                self.settings.verify_timeout_s,
+                "face verification",
+            )
+        except (_ReferralError, DeviceError):
+            raise
+        except Exception as exc:
+            raise _ReferralError(
+                ReasonCode.FACE_NOT_CAPTURED, f"face verification failed: {type(exc).__name__}"
+            ) from exc
+        finally:
+            live.clear()
+
+    async def _journey_step(self, document: DocumentData) -> JourneyEvidence | None:
+        if document.nationality in self.settings.journey_exempt_nationalities:
+            return None
+        self._transition(SessionState.JOURNEY)
+        wait = self.settings.scaled(self.settings.journey_timeout_s)
+        payload = await self._guard(
+            self.devices.scanner.scan(wait), wait + self.settings.device_grace_s, "journey"
+        )
+        if not payload or len(payload) > JOURNEY_PAYLOAD_MAX:
+            return None  # the backend decides whether the traveller needed one
+        kind = "cruise_card" if self.settings.hall is Hall.CRUISE else "boarding_pass"
+        return JourneyEvidence(kind=kind, payload=payload)
+
+    async def _decision_step(self, request: ClearanceRequest) -> ClearanceDecision:
+        self._transition(SessionState.DECISION)
+        try:
+            return await self._guard(
+                self.backend.request_clearance(request),
+                self.backend.timeout_s + 0.5,
+                "decision",
+            )
+        except BackendClientError as exc:
+            raise _ReferralError(exc.reason, str(exc)) from exc
+        except _ReferralError as exc:
+            if exc.reason is ReasonCode.TIMEOUT:
+                raise _ReferralError(ReasonCode.BACKEND_UNAVAILABLE, exc.detail) from exc
+            raise
+
+    async def _gate_step(self) -> bool:
+        """Open, wait for the traveller to walk through, close. True if they passed."""
+        gate = self.devices.gate
+        actuate = self._device_timeout(self.settings.gate_actuate_timeout_s)
+        self._gate_opened = True  # from here on, the gate must be closed again whatever happens
+        await self._guard(gate.open(), actuate, "gate open")
+        self._gate_confirmed_open = True
+        wait = self.settings.scaled(self.settings.gate_passage_timeout_s)
+        passed = await self._guard(
+            gate.wait_for_passage(wait), wait + self.settings.device_grace_s, "gate passage"
+        )
+        await self._guard(gate.close(), actuate, "gate close")
+        self._gate_opened = False
+        return passed
+
+    async def _ensure_gate_closed(self) -> None:
+        try:
+            async with asyncio.timeout(self._device_timeout(self.settings.gate_actuate_timeout_s)):
+                await self.devices.gate.close()
+        except Exception as exc:
+            self._log.error("gate did not confirm closing", error=repr(exc))
+
+    # -- the transaction -----------------------------------------------------------------------
+
+    async def run(self) -> SessionResult:
+        if len(self.history) != 1:
+            raise InvalidTransitionError("a session runs once")
+        started = time.monotonic()
+        outcome = Outcome.REFER
+        reasons: list[ReasonCode] = []
+        detail = ""
+        request: ClearanceRequest | None = None
+        decision: ClearanceDecision | None = None
+        passed = False
+        photo: RGBImage | None = None
+        try:
+            try:
+                document, photo = await self._document_step()
+                self._removal = asyncio.create_task(
+                    self.devices.reader.wait_for_removal(None), name="document-removal"
+                )
+                face = await self._face_step(photo)
+                photo = None  # the document photo is not needed past the face step
+                journey = await self._journey_step(document)
+                request = ClearanceRequest(
+                    request_id=uuid.uuid4(),
+                    hall=self.settings.hall,
+                    lane_id=self.settings.lane_id,
+                    arrival_time=datetime.now(UTC),
+                    document=document,
+                    face=face,
+                    journey=journey,
+                )
+                decision = await self._decision_step(request)
+                self._check_removed("decision")
+                if decision.outcome is Outcome.ADMIT:
+                    self._transition(SessionState.GATE_OPEN, outcome=Outcome.ADMIT)
+                    passed = await self._gate_step()
+                    outcome = Outcome.ADMIT
+                    detail = "admitted" if passed else "admitted; nobody walked through"
+                else:
+                    reasons = list(decision.reasons)
+                    detail = "the backend refers"
+            except _ReferralError as exc:
+                reasons, detail = [exc.reason], exc.detail
+            except DeviceError as exc:
+                reasons, detail = [ReasonCode.DEVICE_ERROR], str(exc)
+            except Exception as exc:  # fail closed on anything unexpected
+                self._log.exception("session failed")
+                reasons, detail = [ReasonCode.DEVICE_ERROR], f"internal error: {type(exc).__name__}"
+            if outcome is not Outcome.ADMIT:
+                if ReasonCode.TRAVELLER_LEFT in reasons:
+                    reasons = [ReasonCode.TRAVELLER_LEFT]
+                self._transition(SessionState.REFER, outcome=Outcome.REFER, reasons=reasons)
+            final_state = self.state
+            self._transition(SessionState.IDLE)
+        finally:
+            photo = None
+            if self._gate_opened:
+                await self._ensure_gate_closed()
+            await self._stop_removal_watch()
+        return SessionResult(
+            session_id=self.session_id,
+            lane_id=self.settings.lane_id,
+            traveller_ref=self.traveller_ref,
+            outcome=outcome,
+            reasons=reasons,
+            final_state=final_state,
+            request_id=request.request_id if request else None,
+            clearance_id=decision.clearance_id if decision else None,
+            scheme=decision.scheme if decision else None,
+            permitted_until=decision.permitted_until if decision else None,
+            gate_opened=self._gate_confirmed_open,
+            passed_gate=passed,
+            timings={k: round(v, 4) for k, v in self._timings.items()},
+            total_s=round(time.monotonic() - started, 4),
+            detail=detail,
+        )
+
+    async def _stop_removal_watch(self) -> None:
+        task, self._removal = self._removal, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # mark retrieved

@@ -1,0 +1,53 @@
+"""Kiosk settings, from ``BORDERGATE_*`` environment variables (e.g. ``BORDERGATE_LANE_ID``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from bordergate.contracts import Hall
+from bordergate.settings import CommonSettings
+
+
+class KioskSettings(CommonSettings):
+    lane_id: str = Field(default="A1", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    hall: Hall = Hall.AIRPORT
+    backend_url: str = "http://127.0.0.1:8000"
+    backend_timeout_s: float = Field(
+        default=2.0, gt=0, description="Total time for one decision incl. the retry; slow = refer"
+    )
+
+    # Per-step timeouts in device seconds at speed 1 (divided by ``speed``).
+    speed: float = Field(default=1.0, gt=0, description="Mock device and timeout time factor")
+    document_timeout_s: float = Field(default=30.0, gt=0)
+    face_capture_timeout_s: float = Field(default=10.0, gt=0)
+    journey_timeout_s: float = Field(default=20.0, gt=0)
+    gate_passage_timeout_s: float = Field(default=10.0, gt=0)
+    gate_actuate_timeout_s: float = Field(default=3.0, gt=0)
+    device_grace_s: float = Field(
+        default=1.0, ge=0, description="Extra wait past a device's own timeout before it is hung"
+    )
+    # Software steps: not scaled by ``speed``.
+    verify_timeout_s: float = Field(default=5.0, gt=0, description="Face verification CPU budget")
+
+    burst_frames: int = Field(default=3, ge=1, le=10)
+    burst_interval_s: float = Field(default=0.2, ge=0)
+    journey_exempt_nationalities: list[str] = Field(
+        default_factory=lambda: ["CHN"],
+        description="No onward journey is asked of these nationals (citizens)",
+    )
+
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_s: int = Field(default=15, ge=1)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+    idle_poll_s: float = Field(default=0.5, gt=0, description="How often an idle lane checks stop")
+
+    # The lane's own crowd when it runs standalone (no shared hall crowd given).
+    arrival_rate_per_min: float = Field(default=3.0, gt=0)
+    seed: int = 0
+    faces_dir: Path | None = None
+
+    def scaled(self, seconds: float) -> float:
+        """A device time at this speed factor."""
+        return seconds / self.speed

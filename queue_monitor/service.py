@@ -1,0 +1,176 @@
+"""The queue monitor service: consume events, publish wait statistics and a heartbeat.
+
+``QueueMonitor(redis, settings).run(stop)`` runs two loops until ``stop`` is set:
+
+- consume: read the streams through the group and apply each event to the shared state
+  (``consumer`` / ``store``);
+- publish: every ``stats_interval_s``, for each hall compute ``WaitStats`` from the shared
+  samples, SET it at ``wait_stats_key(hall)`` and PUBLISH ``{"kind": "wait_stats", "data": ...}``
+  on ``CHANNEL_LIVE``; and SET the monitor's ``DeviceHeartbeat`` with a TTL.
+
+Every monitor publishes the same numbers (they read the same shared samples), so running several
+is harmless. A Redis error is logged and retried with exponential back-off; neither loop ends
+before ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from datetime import UTC, datetime
+
+import structlog
+from redis.asyncio import Redis
+
+from bordergate.contracts import (
+    CHANNEL_LIVE,
+    DeviceHeartbeat,
+    Hall,
+    WaitStats,
+    heartbeat_key,
+    wait_stats_key,
+)
+from bordergate.logging import configure_logging
+from bordergate.redis_conn import open_redis
+from queue_monitor.consumer import StreamConsumer
+from queue_monitor.settings import MonitorSettings
+from queue_monitor.store import SharedWaitState
+
+log = structlog.get_logger("queue_monitor.service")
+
+LIVE_KIND_WAIT_STATS = "wait_stats"
+_BACKOFF_START_S = 0.05
+
+
+async def read_stats(redis: Redis, hall: Hall) -> WaitStats | None:
+    """The latest published ``WaitStats`` of ``hall``, or None if none (or unreadable)."""
+    raw: str | bytes | None = await redis.get(wait_stats_key(hall))
+    if raw is None:
+        return None
+    try:
+        return WaitStats.model_validate_json(raw)
+    except ValueError:
+        log.warning("wait_stats_unreadable", hall=str(hall))
+        return None
+
+
+def live_envelope(stats: WaitStats) -> str:
+    """The JSON pushed on ``CHANNEL_LIVE`` for one hall's statistics."""
+    return json.dumps({"kind": LIVE_KIND_WAIT_STATS, "data": stats.model_dump(mode="json")})
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, returning early when ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+class QueueMonitor:
+    """One queue-monitor process's worth of work; several may share the consumer group."""
+
+    def __init__(self, redis: Redis, settings: MonitorSettings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.state = SharedWaitState(redis, settings)
+        self.consumer = StreamConsumer(redis, settings, self.state)
+        self._last_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.consumer_name
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume and publish until ``stop`` is set; returns within about ``block_ms``."""
+        log.info("monitor_started", consumer=self.name)
+        try:
+            await asyncio.gather(self._consume_loop(stop), self._publish_loop(stop))
+        finally:
+            with contextlib.suppress(Exception):  # best effort: the TTL removes it anyway
+                await self.redis.delete(heartbeat_key("monitor", self.name))
+            log.info("monitor_stopped", consumer=self.name, counts=dict(self.consumer.counts))
+
+    async def process_available(self) -> int:
+        """Handle everything readable now without blocking (tests, replays); returns the count."""
+        total = 0
+        while handled := await self.consumer.poll(block_ms=None):
+            total += handled
+        return total
+
+    async def publish_once(self, now: datetime | None = None) -> list[WaitStats]:
+        """Compute, store and push every hall's statistics, and refresh the heartbeat."""
+        now = now or datetime.now(UTC)
+        published: list[WaitStats] = []
+        for hall in Hall:
+            stats = await self.state.compute_stats(hall, now)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(wait_stats_key(hall), stats.model_dump_json())
+                pipe.publish(CHANNEL_LIVE, live_envelope(stats))
+                await pipe.execute()
+            published.append(stats)
+        await self.heartbeat()
+        return published
+
+    async def heartbeat(self) -> None:
+        beat = DeviceHeartbeat(
+            kind="monitor",
+            device_id=self.name,
+            status="degraded" if self._last_error else "ok",
+            detail=self._last_error or "",
+        )
+        await self.redis.set(
+            heartbeat_key("monitor", self.name),
+            beat.model_dump_json(),
+            ex=self.settings.heartbeat_ttl_s,
+        )
+
+    async def _consume_loop(self, stop: asyncio.Event) -> None:
+        backoff = _BACKOFF_START_S
+        while not stop.is_set():
+            try:
+                await self.consumer.poll(block_ms=self.settings.block_ms)
+            except Exception as exc:  # Redis down, a conflict storm, a bug: never end the loop
+                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("consume_failed", error=self._last_error, retry_in_s=backoff)
+                self.consumer.reset()
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+            else:
+                backoff = _BACKOFF_START_S
+                self._last_error = None
+
+    async def _publish_loop(self, stop: asyncio.Event) -> None:
+        backoff = _BACKOFF_START_S
+        while not stop.is_set():
+            delay = self.settings.stats_interval_s
+            try:
+                await self.publish_once()
+            except Exception as exc:
+                log.warning("publish_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                delay = max(backoff, delay)
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+            else:
+                backoff = _BACKOFF_START_S
+            await _sleep_or_stop(stop, delay)
+
+
+async def serve(settings: MonitorSettings | None = None, redis: Redis | None = None) -> None:
+    """Run one monitor until SIGINT/SIGTERM (for ``bordergate monitor``)."""
+    settings = settings or MonitorSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    client = redis if redis is not None else open_redis(settings.redis_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await QueueMonitor(client, settings).run(stop)
+    finally:
+        if redis is None:
+            await client.aclose()
+
+
+def main() -> None:
+    asyncio.run(serve())

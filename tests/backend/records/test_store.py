@@ -1,0 +1,135 @@
+"""The records store on SQLite: schema, UTC round trip, idempotent insert, outbox, failures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from backend.records.store import (
+    NewClearance,
+    NewEvent,
+    RecordsStore,
+    RecordsUnavailableError,
+)
+from bordergate.clearance_api import ClearanceRequest
+from bordergate.contracts import Outcome, ReasonCode
+from tests.backend.conftest import clearance_body
+
+
+def new_clearance(request: ClearanceRequest, at: datetime) -> NewClearance:
+    return NewClearance(
+        clearance_id=uuid.uuid4(),
+        request=request,
+        request_hash="h" * 64,
+        outcome=Outcome.REFER,
+        reasons=[ReasonCode.FACE_MISMATCH, ReasonCode.LIVENESS_FAILED],
+        scheme=None,
+        permitted_until=at + timedelta(days=3),
+        decided_at=at,
+    )
+
+
+def new_event(at: datetime) -> NewEvent:
+    return NewEvent(event_id=uuid.uuid4().hex, stream="s", fields={"a": "1"}, created_at=at)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RecordsStore]:
+    s = RecordsStore(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'records.sqlite3'}")
+    s.ensure_schema()
+    yield s
+    s.dispose()
+
+
+def test_creates_the_folder_and_uses_wal(store: RecordsStore, tmp_path: Path) -> None:
+    assert (tmp_path / "nested" / "dir" / "records.sqlite3").is_file()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == 5000
+    store.ping()
+
+
+def test_round_trip_keeps_aware_utc_times_and_reasons(store: RecordsStore) -> None:
+    at = datetime(2025, 7, 1, 10, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    request = ClearanceRequest.model_validate(clearance_body())
+    result = store.record_clearance(new_clearance(request, at), new_event(at))
+    assert result.created
+    assert result.outbox_id is not None
+    found = store.find_clearance(request.request_id)
+    assert found is not None
+    assert found.decided_at == at
+    assert found.decided_at.tzinfo is not None
+    assert found.decided_at.utcoffset() == timedelta(0)
+    assert found.permitted_until == at + timedelta(days=3)
+    assert found.reasons == [ReasonCode.FACE_MISMATCH, ReasonCode.LIVENESS_FAILED]
+    assert found.outcome is Outcome.REFER
+    assert store.find_clearance(uuid.uuid4()) is None
+
+
+def test_second_insert_of_a_request_id_records_nothing(store: RecordsStore) -> None:
+    at = datetime.now(UTC)
+    request = ClearanceRequest.model_validate(clearance_body())
+    first = store.record_clearance(new_clearance(request, at), new_event(at))
+    second = store.record_clearance(new_clearance(request, at), new_event(at))
+    assert not second.created
+    assert second.outbox_id is None
+    assert second.clearance.clearance_id == first.clearance.clearance_id
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM clearances")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 1
+
+
+def test_outbox_pending_and_mark_published(store: RecordsStore) -> None:
+    at = datetime.now(UTC)
+    ids = []
+    for _ in range(3):
+        request = ClearanceRequest.model_validate(clearance_body())
+        result = store.record_clearance(new_clearance(request, at), new_event(at))
+        assert result.outbox_id is not None
+        ids.append(result.outbox_id)
+    assert store.count_pending() == 3
+    assert [p.id for p in store.pending_events(10)] == ids
+    assert [p.id for p in store.pending_events(2)] == ids[:2]
+    assert store.pending_events(10, created_before=at - timedelta(seconds=1)) == []
+    assert store.pending_events(10)[0].fields == {"a": "1"}
+    store.mark_published(ids[:2], datetime.now(UTC))
+    assert [p.id for p in store.pending_events(10)] == ids[2:]
+    assert store.count_pending() == 1
+
+
+def test_unusable_database_raises_records_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = RecordsStore(f"sqlite:///{blocker / 'records.sqlite3'}")
+    with pytest.raises(RecordsUnavailableError):
+        store.ensure_schema()
+    with pytest.raises(RecordsUnavailableError):
+        store.ping()
+    with pytest.raises(RecordsUnavailableError):
+        store.find_clearance(uuid.uuid4())
+    store.dispose()
+
+
+def test_in_memory_database_works_across_threads() -> None:
+    import threading
+
+    store = RecordsStore("sqlite://")
+    store.ensure_schema()
+    errors: list[BaseException] = []
+
+    def ping() -> None:
+        try:
+            store.ping()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=ping)
+    t.start()
+    t.join()
+    assert errors == []
+    store.dispose()

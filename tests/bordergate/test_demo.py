@@ -1,0 +1,48 @@
+"""``bordergate demo --duration S --json``: the main job, end to end, in one process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bordergate.cli import app
+from tests.processes import REPO_ROOT, part_env
+
+
+def test_cli_lists_the_parts() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "backend", "kiosk", "monitor"):
+        assert command in result.output
+
+
+@pytest.mark.slow
+def test_demo_runs_for_a_duration_and_prints_the_summary(
+    tmp_path: Path, test_data_dir: Path
+) -> None:
+    env = part_env(
+        BORDERGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        BORDERGATE_DATA_DIR=str(test_data_dir),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bordergate.cli", "demo", "--duration", "10", "--json",
+         "--port", "0"],
+        cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    lines = proc.stdout.decode().strip().splitlines()
+    assert len(lines) == 1, lines  # one JSON object, nothing else on stdout
+    summary = json.loads(lines[0])
+    assert set(summary) == {"travellers", "admitted", "referred", "p95_wait_s"}
+    assert summary["travellers"] > 0
+    assert summary["admitted"] + summary["referred"] == summary["travellers"]
+    assert summary["admitted"] > 0  # citizens with matching faces pass
+    assert set(summary["p95_wait_s"]) == {"airport", "cruise"}
+    for hall, p95 in summary["p95_wait_s"].items():
+        assert isinstance(p95, float), (hall, p95)
+        assert 0 <= p95 < 10, (hall, p95)
