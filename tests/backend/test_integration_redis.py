@@ -50,4 +50,4 @@ async def test_clearance_event_on_the_real_stream(tmp_path: Path, redis_url: str
     assert isinstance(event, ClearanceOutcome)
     assert event.clearance_id == response.json()["clearance_id"]
     assert event.outcome == "refer"
-    assert event.reasons == ["LIVENESS_FAILED"]
+    assert event.reasons == ["liveness-failed"]

@@ -102,7 +102,7 @@ def decision_for(request: httpx.Request, outcome: str = "admit", **extra: Any) -
         "clearance_id": str(uuid.uuid4()),
         "request_id": body["request_id"],
         "outcome": outcome,
-        "reasons": [] if outcome == "admit" else ["NO_SCHEME"],
+        "reasons": [] if outcome == "admit" else ["no-scheme"],
         "scheme": "transit-144h" if outcome == "admit" else None,
         "permitted_until": None,
         "decided_at": datetime.now(UTC).isoformat(),

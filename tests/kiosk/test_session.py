@@ -147,7 +147,7 @@ async def test_missing_journey_is_left_to_the_backend(
     traveller = dataclasses.replace(factory.next(), journey_payload=None)
     backend = RecordingBackend(
         lambda req: httpx.Response(
-            200, json=decision_for(req, "refer", reasons=["JOURNEY_MISSING"])
+            200, json=decision_for(req, "refer", reasons=["journey-missing"])
         )
     )
     run = await run_session(settings, traveller, backend.client())
@@ -157,7 +157,7 @@ async def test_missing_journey_is_left_to_the_backend(
 
 async def test_backend_refers(settings: KioskSettings, factory: TravellerFactory) -> None:
     backend = RecordingBackend(
-        lambda req: httpx.Response(200, json=decision_for(req, "refer", reasons=["FACE_MISMATCH"]))
+        lambda req: httpx.Response(200, json=decision_for(req, "refer", reasons=["face-mismatch"]))
     )
     run = await run_session(settings, factory.next(), backend.client(), FakeVerifier(False))
     assert_referred(run, ReasonCode.FACE_MISMATCH)
@@ -328,7 +328,7 @@ async def test_forged_document_goes_to_backend(
     traveller = dataclasses.replace(traveller, mrz_lines=(line1, forged))
     backend = RecordingBackend(
         lambda req: httpx.Response(
-            200, json=decision_for(req, "refer", reasons=["DOCUMENT_INVALID"])
+            200, json=decision_for(req, "refer", reasons=["document-invalid"])
         )
     )
     run = await run_session(settings, traveller, backend.client())

@@ -174,8 +174,8 @@ async def test_clearance_outcomes_counted_once(redis: Redis, monitor: QueueMonit
         "total": 3,
         "outcome:admit": 1,
         "outcome:refer": 2,
-        "reason:FACE_MISMATCH": 2,
-        "reason:JOURNEY_MISSING": 1,
+        "reason:face-mismatch": 2,
+        "reason:journey-missing": 1,
     }
     assert await read_clearance_counts(redis, Hall.CRUISE) == {"total": 1, "outcome:admit": 1}
     assert monitor.consumer.counts["duplicate"] == 4

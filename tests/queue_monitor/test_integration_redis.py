@@ -134,7 +134,7 @@ async def test_two_monitors_share_the_group_exactly_once(redis_url: str, client:
     clearances = await read_clearance_counts(client, Hall.AIRPORT)
     total = clearances["total"]
     assert clearances["outcome:admit"] == admitted(events)
-    assert clearances["outcome:refer"] == clearances["reason:NO_SCHEME"] == total - admitted(events)
+    assert clearances["outcome:refer"] == clearances["reason:no-scheme"] == total - admitted(events)
 
 
 async def test_crashed_and_stopped_monitors_are_resumed(redis_url: str, client: Redis) -> None:

@@ -78,16 +78,16 @@ async def test_admits_a_citizen_and_publishes_the_outcome(
 @pytest.mark.parametrize(
     ("document", "face", "reasons"),
     [
-        ({"check_digits_valid": False}, {}, ["DOCUMENT_INVALID"]),
-        ({"chip_authenticated": False}, {}, ["DOCUMENT_INVALID"]),
-        ({"expiry_date": "2025-06-30"}, {}, ["DOCUMENT_EXPIRED"]),
-        ({}, {"matched": False, "score": 0.2}, ["FACE_MISMATCH"]),
-        ({}, {"liveness": "failed"}, ["LIVENESS_FAILED"]),
-        ({"nationality": "UTO", "issuing_state": "UTO"}, {}, ["NO_SCHEME"]),
+        ({"check_digits_valid": False}, {}, ["document-invalid"]),
+        ({"chip_authenticated": False}, {}, ["document-invalid"]),
+        ({"expiry_date": "2025-06-30"}, {}, ["document-expired"]),
+        ({}, {"matched": False, "score": 0.2}, ["face-mismatch"]),
+        ({}, {"liveness": "failed"}, ["liveness-failed"]),
+        ({"nationality": "UTO", "issuing_state": "UTO"}, {}, ["no-scheme"]),
         (
             {"check_digits_valid": False, "expiry_date": "2001-01-01"},
             {"matched": False},
-            ["DOCUMENT_INVALID", "DOCUMENT_EXPIRED", "FACE_MISMATCH"],
+            ["document-invalid", "document-expired", "face-mismatch"],
         ),
     ],
 )
@@ -240,7 +240,7 @@ async def test_decision_log_line_names_the_decision_but_no_personal_data(
     assert decided["hall"] == "airport"
     assert decided["lane_id"] == "A-01"
     assert decided["outcome"] == "refer"
-    assert decided["reasons"] == ["FACE_MISMATCH"]
+    assert decided["reasons"] == ["face-mismatch"]
     assert any(e["event"] == "clearance.retry_answered" for e in logs)
     dumped = json.dumps(logs, default=str)
     for value in PII_VALUES:
