@@ -54,7 +54,13 @@ def demo(
             typer.echo(f"  {name:<24} {url}")
 
     summary = asyncio.run(
-        run_demo(options, FaceRecognitionVerifier(), duration_s=duration, on_ready=announce)
+        run_demo(
+            options,
+            FaceRecognitionVerifier(),
+            duration_s=duration,
+            on_ready=announce,
+            on_progress=None if as_json else typer.echo,
+        )
     )
     if as_json:
         typer.echo(summary.model_dump_json())

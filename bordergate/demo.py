@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import structlog
 from pydantic import BaseModel, Field
+from redis.asyncio import Redis
 
 from backend.server import build_server
 from backend.settings import BackendSettings
@@ -26,6 +27,7 @@ from kiosk.runner import LaneStats, queue_joined_publisher, run_lane
 from kiosk.settings import KioskSettings
 from queue_monitor.service import QueueMonitor, read_stats
 from queue_monitor.settings import MonitorSettings
+from queue_monitor.store import read_clearance_counts
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,28 @@ async def _started(server_started: Callable[[], bool], task: asyncio.Task[None])
         await asyncio.sleep(0.05)
 
 
+async def _report_progress(
+    redis: Redis, emit: Callable[[str], None], every_s: float, stop: asyncio.Event
+) -> None:
+    """One line per interval: clearances and the measured p95 wait per hall."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+        if stop.is_set():
+            return
+        parts = []
+        for hall in Hall:
+            counts = await read_clearance_counts(redis, hall)
+            stats = await read_stats(redis, hall)
+            p95 = f"{stats.p95_wait_s:.1f} s" if stats and stats.p95_wait_s is not None else "-"
+            parts.append(
+                f"{hall.value}: {counts.get('outcome:admit', 0)} admitted, "
+                f"{counts.get('outcome:refer', 0)} referred, "
+                f"{stats.waiting_now if stats else 0} waiting, p95 wait {p95}"
+            )
+        emit(" | ".join(parts))
+
+
 async def run_demo(
     options: DemoOptions,
     verifier: FaceVerifier,
@@ -65,6 +89,8 @@ async def run_demo(
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[dict[str, str]], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    progress_every_s: float = 5.0,
 ) -> DemoSummary:
     """Run until ``duration_s`` passes or ``stop`` is set (SIGINT/SIGTERM set it too)."""
     stop = stop if stop is not None else asyncio.Event()
@@ -124,12 +150,19 @@ async def run_demo(
                 "metrics": f"{base}/metrics",
             }
         )
+    progress = (
+        asyncio.create_task(_report_progress(redis, on_progress, progress_every_s, parts_stop))
+        if on_progress is not None
+        else None
+    )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration_s)
 
     parts_stop.set()
     lanes = await asyncio.gather(*lane_tasks)
     await asyncio.gather(*other_tasks)
+    if progress is not None:
+        await progress
     # Count the last events the kiosks published before stopping.
     await monitor.process_available()
     await monitor.publish_once()
