@@ -3,7 +3,9 @@
 ``app.state`` after start-up: ``settings``, ``redis`` (async client), ``records``
 (:class:`RecordsStore`), ``metrics`` (:class:`BackendMetrics`, its own ``CollectorRegistry`` as
 ``metrics.registry`` and ``registry``), ``outbox`` (:class:`OutboxPublisher`), ``clearances``
-(:class:`ClearanceService`) and ``tasks`` (background tasks, cancelled at shutdown).
+(:class:`ClearanceService`), ``cruise`` (:class:`CruiseService`, manifests and the licensed
+agencies), ``registries`` (:class:`Registries`, visas and records) and ``tasks`` (background
+tasks, cancelled at shutdown).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from fastapi import FastAPI
 import bordergate
 from backend.api import api_router
 from backend.clearance.service import ClearanceService
+from backend.cruise.service import open_cruise_service
 from backend.errors import install_error_handlers
 from backend.events.outbox import OutboxPublisher
 from backend.metrics import BackendMetrics
 from backend.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from backend.records.store import RecordsStore, RecordsUnavailableError
+from backend.registries.service import open_registries
 from backend.settings import BackendSettings
 from bordergate.redis_conn import open_redis
 
@@ -74,6 +78,9 @@ def create_app(
         app.state.registry = metrics.registry
         app.state.outbox = outbox
         app.state.clearances = ClearanceService(store, outbox, metrics)
+        # Cruise manifests (agencies file loaded once) and the visa / records registries.
+        app.state.cruise = await to_thread.run_sync(open_cruise_service, store)
+        app.state.registries = await to_thread.run_sync(open_registries, store)
         replay = asyncio.create_task(
             outbox.run(cfg.outbox_replay_interval_s), name="bordergate-outbox-replay"
         )
@@ -106,6 +113,10 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_router)
     # Added last = outermost: log every request, then refuse oversized bodies before parsing.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=cfg.max_body_bytes,
+        path_limits={"/v1/manifests": cfg.max_manifest_bytes},
+    )
     app.add_middleware(RequestLogMiddleware)
     return app

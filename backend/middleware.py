@@ -35,20 +35,26 @@ class BodyLimitMiddleware:
     fits. Bodies are small JSON documents, so buffering them is cheap.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Routes that legitimately take bigger bodies (a ship's manifest), by exact path.
+        self.path_limits = path_limits or {}
 
-    def _too_large(self) -> dict[str, object]:
+    @staticmethod
+    def _too_large(limit: int) -> dict[str, object]:
         return {
             "error": "body_too_large",
-            "message": f"request body exceeds the limit of {self.max_bytes} bytes",
+            "message": f"request body exceeds the limit of {limit} bytes",
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -58,8 +64,8 @@ class BodyLimitMiddleware:
                         send, 400, {"error": "bad_request", "message": "invalid Content-Length"}
                     )
                     return
-                if declared > self.max_bytes:
-                    await _send_json(send, 413, self._too_large())
+                if declared > limit:
+                    await _send_json(send, 413, self._too_large(limit))
                     return
         chunks: list[bytes] = []
         size = 0
@@ -69,8 +75,8 @@ class BodyLimitMiddleware:
                 return  # the client left; nothing to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await _send_json(send, 413, self._too_large())
+            if size > limit:
+                await _send_json(send, 413, self._too_large(limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

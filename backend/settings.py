@@ -24,6 +24,11 @@ class BackendSettings(CommonSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, gt=0, description="Larger request bodies get 413 before parsing"
     )
+    max_manifest_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description="Body limit of POST /v1/manifests: a cruise ship's list of thousands",
+    )
     outbox_replay_interval_s: float = Field(
         default=2.0, gt=0, description="How often pending outbox rows are re-published"
     )

@@ -45,7 +45,16 @@ class FaceResult(BaseModel):
     liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
 
 
+MAX_JOURNEY_EVIDENCE = 4
+
+
 class JourneyEvidence(BaseModel):
+    """One barcode the traveller presented, as decoded (the backend parses and judges it).
+
+    ``boarding_pass``: IATA BCBP text (starts with ``M``); ``cruise_card``: bordergate's cruise
+    card text (starts with ``BGCRUISE``, see ``backend.journey.cruise_card``).
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["boarding_pass", "cruise_card"]
@@ -61,7 +70,15 @@ class ClearanceRequest(BaseModel):
     arrival_time: AwareDatetime
     document: DocumentData
     face: FaceResult
-    journey: JourneyEvidence | None = None
+    journey: list[JourneyEvidence] = Field(
+        default_factory=list,
+        max_length=MAX_JOURNEY_EVIDENCE,
+        description=(
+            "What the traveller presented: a transit traveller the inbound boarding pass (the "
+            "leg that brought them to TSN) and the onward one; a cruise passenger the cruise "
+            "card. Empty when nothing was presented (or none is asked of citizens)."
+        ),
+    )
 
 
 class ClearanceDecision(BaseModel):

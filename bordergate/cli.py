@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -130,6 +130,72 @@ def kiosk(
             }
         )
     )
+
+
+policy_app = typer.Typer(
+    help="The eligibility policy engine: decide one traveller's case.", no_args_is_help=True
+)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check(
+    case: Annotated[str, typer.Argument(help="A case JSON file, or - for standard input")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly the decision object as JSON")
+    ] = False,
+    lang: Annotated[str, typer.Option(help="Language of the reason texts: en or zh")] = "en",
+) -> None:
+    """Decide one case. Exit 2 (message on stderr, nothing on stdout) for a malformed case."""
+    import sys
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from backend.countries import UnknownCountryError
+    from backend.policy.case import PolicyCase
+    from backend.policy.engine import PolicyEngine
+    from backend.policy.ruleset import RulesError
+    from bordergate.reasons import reason_text
+
+    def fail(message: str, code: int = 2) -> typer.Exit:
+        typer.echo(f"bordergate policy check: {message}", err=True)
+        return typer.Exit(code)
+
+    if lang not in ("en", "zh"):
+        raise fail(f"--lang must be en or zh, not {lang!r}")
+    try:
+        raw = sys.stdin.read() if case == "-" else Path(case).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {case}: {exc}") from None
+    try:
+        parsed = PolicyCase.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'case'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise fail(f"invalid case: {problems}") from None
+    try:
+        engine = PolicyEngine.load()
+    except RulesError as exc:
+        raise fail(f"invalid policy rules: {exc}", code=1) from None
+    try:
+        decision = engine.decide(parsed)
+    except UnknownCountryError as exc:
+        raise fail(f"invalid case: {exc}") from None
+
+    if as_json:
+        typer.echo(decision.model_dump_json())
+        return
+    language: Literal["en", "zh"] = "zh" if lang == "zh" else "en"
+    scheme = decision.scheme or "no scheme"
+    if decision.decision == "admit":
+        until = decision.permitted_until.isoformat() if decision.permitted_until else "no limit"
+        typer.echo(f"admit under {scheme}, stay until {until}")
+    else:
+        texts = " ".join(f"[{r}] {reason_text(r, language)}" for r in decision.reasons)
+        typer.echo(f"refer ({scheme}): {texts}")
 
 
 if __name__ == "__main__":

@@ -100,6 +100,27 @@ class ReasonCode(StrEnum):
     DEVICE_ERROR = "device-error"
     TIMEOUT = "timeout"
     TRAVELLER_LEFT = "traveller-left"
+    # Policy engine (backend/policy): eligibility rules of the entry schemes.
+    NATIONALITY_NOT_ELIGIBLE = "nationality-not-eligible"
+    PORT_NOT_DESIGNATED = "port-not-designated"
+    SCHEME_NOT_IN_FORCE = "scheme-not-in-force"
+    DOCUMENT_TYPE_NOT_ACCEPTED = "document-type-not-accepted"
+    RECORD_BARRED = "record-barred"
+    RECORD_VISA_REFUSAL = "record-visa-refusal"
+    RECORD_VIOLATION_5Y = "record-violation-5y"
+    VISA_NOT_VALID = "visa-not-valid"
+    VISA_NO_ENTRIES = "visa-no-entries"
+    ONWARD_NOT_CONFIRMED = "onward-not-confirmed"
+    ONWARD_TO_MAINLAND = "onward-to-mainland"
+    ONWARD_BEFORE_ARRIVAL = "onward-before-arrival"
+    ONWARD_AFTER_LIMIT = "onward-after-limit"
+    ROUTE_FROM_MAINLAND = "route-from-mainland"
+    ROUTE_ROUND_TRIP = "route-round-trip"
+    CRUISE_NOT_ON_MANIFEST = "cruise-not-on-manifest"
+    CRUISE_AGENCY_UNLICENSED = "cruise-agency-unlicensed"
+    CRUISE_GROUP_TOO_SMALL = "cruise-group-too-small"
+    CRUISE_NOT_LEAVING_WITH_SHIP = "cruise-not-leaving-with-ship"
+    CRUISE_DEPARTS_AFTER_LIMIT = "cruise-departs-after-limit"
 
 
 class Outcome(StrEnum):

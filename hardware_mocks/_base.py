@@ -19,6 +19,8 @@ class Fault(StrEnum):
     """The next operations never return, ignoring their own timeout."""
     ABSENT = "absent"
     """Nothing is there: no document placed, no barcode shown, nobody walks through."""
+    DAMAGED = "damaged"
+    """Barcode scanner only: the pass or card shown is torn or smeared and cannot be decoded."""
 
 
 class MockDevice:

@@ -111,8 +111,11 @@ class Gate(Protocol):
 
 @runtime_checkable
 class BarcodeScanner(Protocol):
-    async def scan(self, timeout_s: float) -> str | None:
-        """The decoded text of the next barcode shown; None if none was shown in time."""
+    """An imaging scanner: it takes pictures, the kiosk decodes them (``kiosk.barcode``)."""
+
+    async def scan(self, timeout_s: float) -> list[RGBImage] | None:
+        """Images of what the traveller holds under the scanner, one per boarding pass or card
+        (an inbound and an onward pass give two); None if nothing was shown in time."""
         ...
 
 

@@ -13,11 +13,20 @@ from hardware_mocks.travellers import Traveller
 class MockLane:
     """Reader, camera, scanner and gate of one lane, all with the same speed factor and seed."""
 
-    def __init__(self, lane_id: str = "lane", *, speed: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        lane_id: str = "lane",
+        *,
+        speed: float = 1.0,
+        seed: int = 0,
+        degraded_scans: bool = True,
+    ) -> None:
         self.lane_id = lane_id
         self.reader = MockPassportReader(f"{lane_id}-reader", speed=speed, seed=seed)
         self.camera = MockCamera(f"{lane_id}-camera", speed=speed, seed=seed + 1)
-        self.scanner = MockBarcodeScanner(f"{lane_id}-scanner", speed=speed, seed=seed + 2)
+        self.scanner = MockBarcodeScanner(
+            f"{lane_id}-scanner", speed=speed, seed=seed + 2, degraded=degraded_scans
+        )
         self.gate = MockGate(f"{lane_id}-gate", speed=speed, seed=seed + 3)
 
     @property
@@ -27,12 +36,12 @@ class MockLane:
         )
 
     def present(self, traveller: Traveller) -> None:
-        """The traveller steps in: holds their passport, faces the camera, has their barcode."""
+        """The traveller steps in: holds their passport, faces the camera, has their barcodes."""
         self.clear()
         if traveller.places_document:
             self.reader.present(traveller.mrz_lines, traveller.reference_photo())
         self.camera.show(traveller.live_frame() if traveller.live_photo_path else None)
-        self.scanner.present(traveller.journey_payload)
+        self.scanner.present(traveller.journey_barcodes)
         self.gate.expect_traveller(will_pass=traveller.walks_away_at is None)
         if traveller.walks_away_at == "face":
             self.camera.on_capture = self._walk_away

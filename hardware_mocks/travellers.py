@@ -2,9 +2,23 @@
 
 Each traveller carries a TD3 passport (MRZ from ``mrz``'s generator), a document photo and a live
 face from the Labeled Faces in the Wild crops in the shared data folder (a different photo of
-the same identity, or of another identity for an impostor), an onward-journey payload, and a
-behaviour (walks away at some step). Images are rendered on demand, never stored on the traveller,
-so a long queue costs little memory.
+the same identity, or of another identity for an impostor), the barcodes of their journey, and a
+behaviour (walks away at some step).
+
+Journeys (foreigners only; citizens need none), from the shipped timetable
+(``backend/journey/data/timetable.yaml``):
+
+* airport hall: an inbound IATA BCBP boarding pass (a scheduled flight from abroad landing at TSN
+  on the arrival day, ``today``) and an onward one (a scheduled flight from TSN to another
+  country or region 1-4 days later, seat assigned); sometimes both legs on one two-leg pass.
+  Small shares (``PopulationMix``): the onward flight after the longest permitted stay (12-20
+  days later), a round trip (onward back to the inbound origin's country), no seat assigned;
+* cruise hall: a cruise card (``BGCRUISE1|ship|voyage|document|nationality|cabin``) for one of
+  the ships calling that day; most are in a tour group (``group_id``) of 2-40 on that ship.
+  The demo posts the cruise manifests from ``ship``, ``voyage``, ``group_id`` and the passport.
+
+Images are rendered on demand, never stored on the traveller, so a long queue costs little
+memory.
 
 Rendering (for the HOG face detector): the 125 x 125 LFW crop is upscaled (Lanczos) to about
 250 px; the document photo is that face on a light 300 x 360 portrait background, the live frame
@@ -25,7 +39,12 @@ import numpy as np
 from mrz.generator.td3 import TD3CodeGenerator
 from PIL import Image
 
+from backend.journey.airports import airport
+from backend.journey.bcbp import Leg
+from backend.journey.cruise_card import CruiseCard
+from backend.journey.flights import FlightRegistry, ScheduledFlight, default_registry
 from bordergate.contracts import Hall
+from hardware_mocks.boarding_pass import bcbp_name, bcbp_text, version_conditional
 from hardware_mocks.interfaces import RGBImage
 
 FRAME_WIDTH = 640
@@ -52,8 +71,16 @@ _FOREIGN: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
 }
 _CHINESE_SURNAMES = ("WANG", "LI", "ZHANG", "LIU", "CHEN", "YANG", "ZHAO", "HUANG")
 _CHINESE_GIVEN = ("WEI", "FANG", "NA", "XIUYING", "MIN", "JING", "QIANG", "LEI")
-_DESTINATIONS = ("ICN", "NRT", "LHR", "FRA", "CDG", "SVO", "SYD", "LAX", "HKG", "SIN")
-_CARRIERS = ("CA", "MU", "KE", "JL", "LH", "AF", "SU", "QF")
+PORT_AIRPORT = "TSN"
+# Cruise ships calling at Tianjin (ship code, name).
+CRUISE_SHIPS: tuple[tuple[str, str], ...] = (
+    ("MSCSPL", "MSC Splendida"),
+    ("RCLSPC", "Spectrum of the Seas"),
+    ("COSSER", "Costa Serena"),
+    ("ADOMAG", "Adora Magic City"),
+)
+_SEAT_LETTERS = "ABCDEFGHJK"
+_PNR_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def default_data_dir() -> Path:
@@ -105,6 +132,7 @@ def render_scene(
 
 
 WalkAway = Literal["face", "journey"]
+JourneyCase = Literal["transit", "late-onward", "round-trip", "no-seat", "missing", "cruise"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +143,8 @@ class Traveller:
     """Anonymous per-visit token, never a document number."""
     nationality: str
     mrz_lines: tuple[str, str]
-    journey_payload: str | None
+    journey_barcodes: tuple[str, ...]
+    """The barcode texts the traveller shows the scanner (empty: none)."""
     reference_photo_path: Path | None
     live_photo_path: Path | None
     identity: str | None
@@ -129,10 +158,31 @@ class Traveller:
     live_y: int = 115
     live_size: int = FACE_SIZE
     background: tuple[int, int, int] = (200, 200, 200)
+    journey_case: JourneyCase | None = None
+    """Truth for tests: what kind of journey the barcodes show (None for citizens)."""
+    ship: str | None = None
+    """Cruise hall: the ship code the traveller arrived on."""
+    voyage: str | None = None
+    group_id: str | None = None
+    """Cruise hall: the tour group (on the agency's name list); None if travelling alone."""
 
     @property
     def is_citizen(self) -> bool:
         return self.nationality == CITIZEN
+
+    @property
+    def document_number(self) -> str:
+        """The passport number as in the MRZ (without fillers)."""
+        return self.mrz_lines[1][:9].rstrip("<")
+
+    @property
+    def surname(self) -> str:
+        return self.mrz_lines[0][5:].split("<<", 1)[0].replace("<", " ")
+
+    @property
+    def given_names(self) -> str:
+        parts = self.mrz_lines[0][5:].split("<<", 1)
+        return parts[1].strip("<").replace("<", " ") if len(parts) > 1 else ""
 
     def reference_photo(self) -> RGBImage | None:
         """The document photo, rendered afresh (None without face data)."""
@@ -161,7 +211,15 @@ class PopulationMix:
     walk_away: float = 0.03
     no_document: float = 0.0
     missing_journey: float = 0.05
-    """Among foreigners: no onward journey barcode."""
+    """Among foreigners: no journey barcode at all."""
+    onward_late: float = 0.03
+    """Among airport foreigners: the onward flight leaves after the longest permitted stay."""
+    round_trip: float = 0.03
+    """Among airport foreigners: the onward flight returns to the inbound origin's country."""
+    no_seat: float = 0.03
+    """Among airport foreigners: the onward boarding pass has no seat assigned."""
+    cruise_alone: float = 0.05
+    """Among cruise foreigners: not in a tour group."""
 
 
 @dataclass
@@ -174,10 +232,21 @@ class TravellerFactory:
     mix: PopulationMix = field(default_factory=PopulationMix)
     today: date = field(default_factory=date.today)
 
+    registry: FlightRegistry = field(default_factory=default_registry)
+
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._identities = discover_identities(self.faces_dir)
         self.count = 0
+        self._inbound: dict[date, list[ScheduledFlight]] = {}
+        self._outbound: dict[date, list[ScheduledFlight]] = {}
+        call_rng = random.Random(f"{self.seed}-{self.today.isoformat()}-ships")
+        self.cruise_calls: tuple[tuple[str, str], ...] = tuple(
+            (code, f"{code[:2]}{self.today:%y%m%d}") for code, _ in call_rng.sample(CRUISE_SHIPS, 2)
+        )
+        """(ship code, voyage) of the ships calling at the cruise port today."""
+        self._group_serial = 0
+        self._group: tuple[str, str, str, int] | None = None  # ship, voyage, id, places left
 
     @property
     def has_faces(self) -> bool:
@@ -238,16 +307,33 @@ class TravellerFactory:
             walks_away = rng.choice(["face", "journey"])
         places_document = rng.random() >= self.mix.no_document
 
-        journey: str | None = None
-        if citizen or rng.random() >= self.mix.missing_journey:
-            journey = self._journey_payload(surname, given, rng)
+        barcodes: tuple[str, ...] = ()
+        case: JourneyCase | None = None
+        ship = voyage = group_id = None
+        if not citizen:
+            if rng.random() < self.mix.missing_journey:
+                case = "missing"
+            elif self.hall is Hall.CRUISE:
+                case = "cruise"
+                ship, voyage, group_id = self._cruise_place(rng)
+                cabin = f"{rng.randint(2, 16)}{rng.randint(1, 399):03d}"
+                card = CruiseCard(
+                    ship=ship,
+                    voyage=voyage,
+                    document_number=number,
+                    nationality=nationality,
+                    cabin=cabin,
+                )
+                barcodes = (card.text(),)
+            else:
+                case, barcodes = self._transit_passes(bcbp_name(surname, given), rng)
 
         size = rng.randint(FACE_SIZE - 20, FACE_SIZE + 20)
         return Traveller(
             traveller_ref=ref,
             nationality=nationality,
             mrz_lines=(line1, line2),
-            journey_payload=journey,
+            journey_barcodes=barcodes,
             reference_photo_path=ref_path,
             live_photo_path=live_path,
             identity=identity,
@@ -261,16 +347,105 @@ class TravellerFactory:
             live_y=rng.randint(10, FRAME_HEIGHT - size - 10),
             live_size=size,
             background=(rng.randint(150, 220), rng.randint(150, 220), rng.randint(150, 220)),
+            journey_case=case,
+            ship=ship,
+            voyage=voyage,
+            group_id=group_id,
         )
 
-    def _journey_payload(self, surname: str, given: str, rng: random.Random) -> str:
-        # Placeholder text; the policy issue replaces it with real IATA BCBP / cruise cards.
-        if self.hall is Hall.CRUISE:
-            return f"CRUISE-CARD SHIP=MSC-TJN CABIN={rng.randint(1000, 9999)} {surname}/{given}"
-        carrier = rng.choice(_CARRIERS)
-        flight = f"{carrier}{rng.randint(100, 9999)}"
-        dest = rng.choice(_DESTINATIONS)
-        return f"BCBP-PLACEHOLDER M1{surname}/{given} TSN{dest}{flight} SEAT{rng.randint(1, 60)}A"
+    # -- journeys -----------------------------------------------------------------------------
+
+    def _arrivals(self, day: date) -> list[ScheduledFlight]:
+        """Scheduled flights from abroad landing at TSN on ``day`` (local)."""
+        if day not in self._inbound:
+            self._inbound[day] = [
+                f
+                for d in (day - timedelta(days=1), day)
+                for f in self.registry.flights_on(d)
+                if f.destination == PORT_AIRPORT
+                and not airport(f.origin).mainland_china
+                and f.arrival.date() == day
+            ]
+        return self._inbound[day]
+
+    def _departures(self, day: date) -> list[ScheduledFlight]:
+        """Scheduled flights from TSN to abroad departing on ``day`` (local)."""
+        if day not in self._outbound:
+            self._outbound[day] = [
+                f
+                for f in self.registry.flights_on(day)
+                if f.origin == PORT_AIRPORT and not airport(f.destination).mainland_china
+            ]
+        return self._outbound[day]
+
+    def _leg(self, flight: ScheduledFlight, seat: str | None, rng: random.Random) -> Leg:
+        return Leg(
+            pnr="".join(rng.choice(_PNR_CHARS) for _ in range(6)),
+            origin=flight.origin,
+            destination=flight.destination,
+            carrier=flight.carrier,
+            flight_number=flight.number,
+            julian_date=flight.date.timetuple().tm_yday,
+            compartment=rng.choice("YYYYYYWJ"),
+            seat=seat,
+            check_in_sequence=f"{rng.randint(1, 420):04d}",
+            passenger_status="1",
+            conditional=version_conditional(),
+        )
+
+    def _transit_passes(self, name: str, rng: random.Random) -> tuple[JourneyCase, tuple[str, ...]]:
+        arrivals = self._arrivals(self.today)
+        if not arrivals:  # an empty timetable: nothing to show
+            return "missing", ()
+        inbound = rng.choice(arrivals)
+        origin_country = airport(inbound.origin).country
+        draw = rng.random()
+        mix = self.mix
+        case: JourneyCase = "transit"
+        if draw < mix.onward_late:
+            case = "late-onward"
+        elif draw < mix.onward_late + mix.round_trip:
+            case = "round-trip"
+        elif draw < mix.onward_late + mix.round_trip + mix.no_seat:
+            case = "no-seat"
+        offsets = list(range(12, 21)) if case == "late-onward" else list(range(1, 5))
+        rng.shuffle(offsets)
+        offsets += list(range(1, 11))  # fallback if nothing suitable runs on those days
+        onward: ScheduledFlight | None = None
+        for offset in offsets:
+            options = [
+                f
+                for f in self._departures(self.today + timedelta(days=offset))
+                if (airport(f.destination).country == origin_country) == (case == "round-trip")
+            ]
+            if options:
+                onward = rng.choice(options)
+                break
+        if onward is None:
+            return "missing", ()
+
+        def seat() -> str:
+            return f"{rng.randint(1, 60)}{rng.choice(_SEAT_LETTERS)}"
+
+        inbound_leg = self._leg(inbound, seat(), rng)
+        onward_leg = self._leg(onward, None if case == "no-seat" else seat(), rng)
+        if rng.random() < 0.15:  # both legs on one ticket: one two-leg pass
+            return case, (bcbp_text(name, [inbound_leg, onward_leg]),)
+        return case, (bcbp_text(name, [inbound_leg]), bcbp_text(name, [onward_leg]))
+
+    def _cruise_place(self, rng: random.Random) -> tuple[str, str, str | None]:
+        """(ship, voyage, group id) for the next cruise passenger: groups fill up in turn."""
+        if rng.random() < self.mix.cruise_alone:
+            ship, voyage = rng.choice(self.cruise_calls)
+            return ship, voyage, None
+        if self._group is None or self._group[3] <= 0:
+            ship, voyage = rng.choice(self.cruise_calls)
+            self._group_serial += 1
+            group_id = f"TG{self.today:%y%m%d}-{self.seed % 1000:03d}-{self._group_serial:04d}"
+            self._group = (ship, voyage, group_id, rng.randint(2, 40))
+        ship, voyage, group_id, left = self._group
+        self._group = (ship, voyage, group_id, left - 1)
+        return ship, voyage, group_id
 
 
 def _forge_check_digit(line2: str, rng: random.Random) -> str:

@@ -2,6 +2,16 @@
 
     idle -> document -> face -> [journey] -> decision -> gate_open | refer -> idle
 
+The journey step (skipped for citizens) scans what the traveller holds (the inbound and onward
+boarding passes, or the cruise card), decodes every image (``kiosk.barcode``) and sends each text
+as a ``JourneyEvidence`` (``boarding_pass`` for IATA BCBP text, ``M`` and the leg count 1-4;
+``cruise_card`` for text starting with ``BGCRUISE``; other barcodes are ignored), at most four.
+Nothing shown: the request goes with an empty list and the backend decides (a visa holder needs
+no onward ticket; a transit traveller is referred ``journey-missing``). Something shown but
+nothing usable decoded (damaged, unreadable, not a journey barcode): the kiosk refers
+``journey-missing`` itself, with the detail saying why. Some decoded, some not: what decoded is
+sent.
+
 Every step has a timeout (TIMEOUT). Taking the document off the reader after it was read ends
 the session (TRAVELLER_LEFT, data discarded). A device fault refers (DEVICE_ERROR). The gate opens
 only when the backend's decision says admit; everything else, including any unexpected error,
@@ -16,24 +26,26 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bordergate.clearance_api import (
+    MAX_JOURNEY_EVIDENCE,
     ClearanceDecision,
     ClearanceRequest,
     DocumentData,
     FaceResult,
     JourneyEvidence,
 )
-from bordergate.contracts import Hall, Outcome, ReasonCode
+from bordergate.contracts import Outcome, ReasonCode
 from hardware_mocks.interfaces import DeviceError, LaneDevices, RGBImage
 from kiosk.backend_client import BackendClient, BackendClientError
+from kiosk.barcode import BarcodeDecodeError, decode_barcodes
 from kiosk.biometrics import FaceVerifier
 from kiosk.document import MRZParseError, parse_mrz
 from kiosk.settings import KioskSettings
@@ -75,6 +87,41 @@ MESSAGE_KEYS: dict[SessionState, str] = {
     SessionState.GATE_OPEN: "proceed_through_gate",
     SessionState.REFER: "see_officer",
 }
+
+
+def evidence_kind(text: str) -> Literal["boarding_pass", "cruise_card"] | None:
+    """The evidence kind of a decoded barcode text, or None if it is not a journey barcode."""
+    if text.startswith("BGCRUISE"):
+        return "cruise_card"
+    if len(text) > 1 and text[0] == "M" and text[1] in "1234":
+        return "boarding_pass"
+    return None
+
+
+def journey_evidence(images: Sequence[RGBImage]) -> tuple[list[JourneyEvidence], list[str]]:
+    """Decode the scanned images: the evidence found (at most four), and what went wrong."""
+    evidence: list[JourneyEvidence] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, image in enumerate(images, start=1):
+        try:
+            texts = decode_barcodes(image)
+        except BarcodeDecodeError as exc:
+            problems.append(f"image {i}: {exc}")
+            continue
+        for text in texts:
+            kind = evidence_kind(text)
+            if kind is None:
+                problems.append(f"image {i}: not a boarding pass or cruise card")
+            elif len(text) > JOURNEY_PAYLOAD_MAX:
+                problems.append(f"image {i}: barcode text longer than {JOURNEY_PAYLOAD_MAX}")
+            elif text not in seen:
+                seen.add(text)
+                evidence.append(JourneyEvidence(kind=kind, payload=text))
+    if len(evidence) > MAX_JOURNEY_EVIDENCE:
+        problems.append(f"{len(evidence)} barcodes, only {MAX_JOURNEY_EVIDENCE} sent")
+        evidence = evidence[:MAX_JOURNEY_EVIDENCE]
+    return evidence, problems
 
 
 class InvalidTransitionError(RuntimeError):
@@ -279,18 +326,31 @@ class KioskSession:
         finally:
             live.clear()
 
-    async def _journey_step(self, document: DocumentData) -> JourneyEvidence | None:
+    async def _journey_step(self, document: DocumentData) -> list[JourneyEvidence]:
         if document.nationality in self.settings.journey_exempt_nationalities:
-            return None
+            return []
         self._transition(SessionState.JOURNEY)
         wait = self.settings.scaled(self.settings.journey_timeout_s)
-        payload = await self._guard(
+        images = await self._guard(
             self.devices.scanner.scan(wait), wait + self.settings.device_grace_s, "journey"
         )
-        if not payload or len(payload) > JOURNEY_PAYLOAD_MAX:
-            return None  # the backend decides whether the traveller needed one
-        kind = "cruise_card" if self.settings.hall is Hall.CRUISE else "boarding_pass"
-        return JourneyEvidence(kind=kind, payload=payload)
+        if not images:
+            return []  # nothing shown: the backend decides whether the traveller needed it
+        try:
+            evidence, problems = await self._guard(
+                asyncio.to_thread(journey_evidence, images),
+                self.settings.barcode_decode_timeout_s,
+                "barcode decoding",
+            )
+        finally:
+            images = None
+        if not evidence:
+            raise _ReferralError(
+                ReasonCode.JOURNEY_MISSING, "no journey barcode decoded: " + "; ".join(problems)
+            )
+        if problems:
+            self._log.info("journey barcodes partly unreadable", problems=problems)
+        return evidence
 
     async def _decision_step(self, request: ClearanceRequest) -> ClearanceDecision:
         self._transition(SessionState.DECISION)

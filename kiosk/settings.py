@@ -30,6 +30,9 @@ class KioskSettings(CommonSettings):
     )
     # Software steps: not scaled by ``speed``.
     verify_timeout_s: float = Field(default=5.0, gt=0, description="Face verification CPU budget")
+    barcode_decode_timeout_s: float = Field(
+        default=3.0, gt=0, description="CPU budget to decode the scanned barcode images"
+    )
 
     burst_frames: int = Field(default=3, ge=1, le=10)
     burst_interval_s: float = Field(default=0.2, ge=0)

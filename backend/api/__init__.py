@@ -1,12 +1,16 @@
-"""HTTP routers: health and readiness, metrics, clearances."""
+"""HTTP routers: health and readiness, metrics, clearances, cruise manifests, registries."""
 
 from fastapi import APIRouter
 
 from backend.api import clearances, health, metrics
+from backend.cruise.api import router as manifests_router
+from backend.registries.api import router as registries_router
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(metrics.router)
 api_router.include_router(clearances.router)
+api_router.include_router(manifests_router)
+api_router.include_router(registries_router)
 
 __all__ = ["api_router"]

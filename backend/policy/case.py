@@ -7,10 +7,13 @@ kiosk's request plus the registries (visas, records, flights, cruise manifests).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.policy.clock import CST
+from bordergate.contracts import ReasonCode
 
 Port = Literal["TSN-AIRPORT", "TSN-CRUISE"]
 SchemeName = Literal["citizen", "visa", "transit-72h", "transit-144h", "transit-240h", "cruise-15d"]
@@ -66,5 +69,20 @@ class PolicyDecision(BaseModel):
 
     decision: Literal["admit", "refer"]
     scheme: SchemeName | None
-    permitted_until: AwareDatetime | None
-    reasons: list[str] = Field(description="Stable reason identifiers; empty on admit")
+    permitted_until: AwareDatetime | None = Field(
+        description="End of the permitted stay (exclusive), in China Standard Time (+08:00)"
+    )
+    reasons: list[ReasonCode] = Field(description="Stable reason identifiers; empty on admit")
+
+    @field_validator("permitted_until")
+    @classmethod
+    def _in_china_standard_time(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(CST)
+
+    @model_validator(mode="after")
+    def _reasons_match_decision(self) -> PolicyDecision:
+        if self.decision == "admit" and self.reasons:
+            raise ValueError("an admit has no reasons")
+        if self.decision == "refer" and not self.reasons:
+            raise ValueError("a refer needs at least one reason")
+        return self

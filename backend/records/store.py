@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from backend.records.tables import Base, ClearanceRecord, OutboxEntry
-from bordergate.clearance_api import ClearanceRequest
+from bordergate.clearance_api import ClearanceRequest, JourneyEvidence
 from bordergate.contracts import Outcome, ReasonCode
 
 log = structlog.get_logger(__name__)
@@ -107,6 +107,10 @@ def _guarded(method: Callable[P, T]) -> Callable[P, T]:
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
+
+
+guarded = _guarded
+"""Public name of the guard, for store methods kept in other packages' modules."""
 
 
 def _prepare_sqlite_path(url: URL) -> None:
@@ -195,6 +199,11 @@ class RecordsStore:
         self.ensure_schema()
         return self._sessions()
 
+    def session(self) -> Session:
+        """A new session (schema ensured) for the store modules of other packages (cruise,
+        registries); wrap their methods in :func:`guarded`."""
+        return self._session()
+
     @_guarded
     def ping(self) -> None:
         """A trivial query against the records tables."""
@@ -209,6 +218,17 @@ class RecordsStore:
                 select(ClearanceRecord).where(ClearanceRecord.request_id == request_id)
             ).scalar_one_or_none()
             return None if row is None else _stored(row)
+
+    @_guarded
+    def find_journey(self, request_id: uuid.UUID) -> list[JourneyEvidence] | None:
+        """The journey evidence recorded with a clearance; None if no such clearance."""
+        with self._session() as session:
+            items = session.execute(
+                select(ClearanceRecord.journey).where(ClearanceRecord.request_id == request_id)
+            ).scalar_one_or_none()
+            if items is None:
+                return None
+            return [JourneyEvidence.model_validate(item) for item in items]
 
     @_guarded
     def record_clearance(self, clearance: NewClearance, outbox: NewEvent) -> RecordResult:
@@ -245,8 +265,7 @@ class RecordsStore:
             face_matched=req.face.matched,
             face_score=req.face.score,
             liveness=req.face.liveness,
-            journey_kind=req.journey.kind if req.journey else None,
-            journey_payload=req.journey.payload if req.journey else None,
+            journey=[item.model_dump(mode="json") for item in req.journey],
         )
         entry = OutboxEntry(
             event_id=outbox.event_id,

@@ -24,6 +24,7 @@ from hardware_mocks.interfaces import (
 from hardware_mocks.passport_reader import MockPassportReader
 from hardware_mocks.queue_counter import MockQueueCounter
 from hardware_mocks.travellers import PopulationMix, TravellerFactory
+from kiosk.barcode import decode_barcodes
 
 LINES = (
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
@@ -125,8 +126,14 @@ async def test_gate_records_every_action() -> None:
 async def test_scanner() -> None:
     scanner = MockBarcodeScanner(speed=100)
     assert await scanner.scan(0.05) is None
-    scanner.present("M1SMITH/JOHN")
-    assert await scanner.scan(1.0) == "M1SMITH/JOHN"
+    scanner.present("BGCRUISE1|MSCSPL|SP250601|C01X00T47|D|8214")
+    images = await scanner.scan(1.0)
+    assert images is not None
+    assert len(images) == 1
+    assert images[0].dtype == np.uint8
+    assert images[0].shape[2] == 3
+    assert decode_barcodes(images[0]) == ["BGCRUISE1|MSCSPL|SP250601|C01X00T47|D|8214"]
+    assert scanner.scans == 1
     scanner.fault = Fault.ABSENT
     assert await scanner.scan(0.05) is None
 

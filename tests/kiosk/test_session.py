@@ -113,7 +113,10 @@ async def test_happy_path_admits_and_opens_gate_once(
     assert body["document"]["nationality"] == traveller.nationality
     assert body["document"]["check_digits_valid"] is True
     assert body["face"] == {"matched": True, "score": 0.9, "liveness": "not_checked"}
-    assert body["journey"] == {"kind": "boarding_pass", "payload": traveller.journey_payload}
+    assert len(traveller.journey_barcodes) in (1, 2)  # inbound and onward (or one 2-leg pass)
+    assert body["journey"] == [
+        {"kind": "boarding_pass", "payload": text} for text in traveller.journey_barcodes
+    ]
     assert verifier.calls == [(settings.burst_frames, (360, 300, 3))]
 
 
@@ -137,14 +140,14 @@ async def test_citizen_skips_journey(settings: KioskSettings, faces_dir: Any) ->
     run = await run_session(settings, traveller, backend.client())
     assert run.result.outcome is Outcome.ADMIT
     assert S.JOURNEY not in run.session.history
-    assert backend.requests[0]["journey"] is None
+    assert backend.requests[0]["journey"] == []
     assert run.lane.scanner.scans == 0
 
 
 async def test_missing_journey_is_left_to_the_backend(
     settings: KioskSettings, factory: TravellerFactory
 ) -> None:
-    traveller = dataclasses.replace(factory.next(), journey_payload=None)
+    traveller = dataclasses.replace(factory.next(), journey_barcodes=())
     backend = RecordingBackend(
         lambda req: httpx.Response(
             200, json=decision_for(req, "refer", reasons=["journey-missing"])
@@ -152,7 +155,7 @@ async def test_missing_journey_is_left_to_the_backend(
     )
     run = await run_session(settings, traveller, backend.client())
     assert_referred(run, ReasonCode.JOURNEY_MISSING)
-    assert backend.requests[0]["journey"] is None
+    assert backend.requests[0]["journey"] == []  # nothing shown: the backend decides
 
 
 async def test_backend_refers(settings: KioskSettings, factory: TravellerFactory) -> None:
@@ -399,3 +402,39 @@ async def test_observer_failure_does_not_open_or_break(
         ).run()
     assert result.outcome is Outcome.ADMIT
     assert lane.gate.open_count == 1
+
+
+async def test_damaged_barcodes_refer_journey_missing_without_asking_the_backend(
+    settings: KioskSettings, factory: TravellerFactory
+) -> None:
+    backend = RecordingBackend()
+    run = await run_session(
+        settings, factory.next(), backend.client(), prepare=_fault("scanner", Fault.DAMAGED)
+    )
+    assert_referred(run, ReasonCode.JOURNEY_MISSING)
+    assert "no journey barcode decoded" in run.result.detail
+    assert backend.requests == []
+
+
+async def test_cruise_passenger_sends_the_cruise_card(faces_dir: Any) -> None:
+    from bordergate.contracts import Hall
+    from tests.kiosk.conftest import NO_SURPRISES
+
+    cruise = KioskSettings(
+        lane_id="C1",
+        hall=Hall.CRUISE,
+        speed=100.0,
+        device_grace_s=0.1,
+        backend_timeout_s=0.5,
+        burst_interval_s=0.0,
+    )
+    factory = TravellerFactory(seed=2, hall=Hall.CRUISE, faces_dir=faces_dir, mix=NO_SURPRISES)
+    traveller = factory.next()
+    assert traveller.journey_case == "cruise"
+    backend = RecordingBackend()
+    run = await run_session(cruise, traveller, backend.client())
+    assert run.result.outcome is Outcome.ADMIT
+    (card,) = traveller.journey_barcodes
+    assert card.startswith("BGCRUISE1|")
+    assert backend.requests[0]["journey"] == [{"kind": "cruise_card", "payload": card}]
+    assert backend.requests[0]["hall"] == "cruise"

@@ -160,7 +160,7 @@ async def test_body_over_the_declared_limit_is_refused_before_parsing(
 ) -> None:
     app, client = backend
     limit = app.state.settings.max_body_bytes
-    body = clearance_body(journey={"kind": "boarding_pass", "payload": "x" * 100})
+    body = clearance_body(journey=[{"kind": "boarding_pass", "payload": "x" * 100}])
     padded = json.dumps(body) + " " * limit  # valid JSON, just too big
     response = await client.post(URL, content=padded, headers={"content-type": "application/json"})
     assert response.status_code == 413

@@ -133,3 +133,21 @@ def test_in_memory_database_works_across_threads() -> None:
     t.join()
     assert errors == []
     store.dispose()
+
+
+def test_keeps_the_journey_evidence_list(store: RecordsStore) -> None:
+    at = datetime.now(UTC)
+    evidence = [
+        {"kind": "boarding_pass", "payload": "M1SMITH/JOHN inbound"},
+        {"kind": "boarding_pass", "payload": "M1SMITH/JOHN onward"},
+    ]
+    request = ClearanceRequest.model_validate(clearance_body(journey=evidence))
+    store.record_clearance(new_clearance(request, at), new_event(at))
+    found = store.find_journey(request.request_id)
+    assert found is not None
+    assert [e.model_dump() for e in found] == evidence
+
+    bare = ClearanceRequest.model_validate(clearance_body())
+    store.record_clearance(new_clearance(bare, at), new_event(at))
+    assert store.find_journey(bare.request_id) == []
+    assert store.find_journey(uuid.uuid4()) is None

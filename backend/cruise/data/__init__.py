@@ -1,0 +1,1 @@
+"""Data shipped with the cruise package: the licensed travel agencies."""

@@ -1,0 +1,1 @@
+"""Data shipped with the journey package (the weekly timetable)."""

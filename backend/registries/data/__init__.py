@@ -1,0 +1,1 @@
+"""Data shipped with the registries package: the demo seed."""
