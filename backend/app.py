@@ -21,12 +21,16 @@ from fastapi import FastAPI
 
 import bordergate
 from backend.api import api_router
+from backend.clearance.facts import Sources
 from backend.clearance.service import ClearanceService
 from backend.cruise.service import open_cruise_service
 from backend.errors import install_error_handlers
 from backend.events.outbox import OutboxPublisher
+from backend.journey.flights import load_registry
 from backend.metrics import BackendMetrics
 from backend.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from backend.policy.engine import PolicyEngine
+from backend.policy.ruleset import DEFAULT_RULES_DIR
 from backend.records.store import RecordsStore, RecordsUnavailableError
 from backend.registries.service import open_registries
 from backend.settings import BackendSettings
@@ -77,10 +81,21 @@ def create_app(
         app.state.metrics = metrics
         app.state.registry = metrics.registry
         app.state.outbox = outbox
-        app.state.clearances = ClearanceService(store, outbox, metrics)
         # Cruise manifests (agencies file loaded once) and the visa / records registries.
         app.state.cruise = await to_thread.run_sync(open_cruise_service, store)
         app.state.registries = await to_thread.run_sync(open_registries, store)
+        # Policy rules and the flight timetable: loaded and validated once, at start.
+        app.state.policy = await to_thread.run_sync(
+            PolicyEngine.load, cfg.policy_rules_dir or DEFAULT_RULES_DIR
+        )
+        flights = await to_thread.run_sync(load_registry, cfg.flight_timetable)
+        app.state.clearances = ClearanceService(
+            store,
+            outbox,
+            metrics,
+            app.state.policy,
+            Sources(registries=app.state.registries, cruise=app.state.cruise, flights=flights),
+        )
         replay = asyncio.create_task(
             outbox.run(cfg.outbox_replay_interval_s), name="bordergate-outbox-replay"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from bordergate.settings import CommonSettings
@@ -23,6 +25,12 @@ class BackendSettings(CommonSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(
         default=64 * 1024, gt=0, description="Larger request bodies get 413 before parsing"
+    )
+    policy_rules_dir: Path | None = Field(
+        default=None, description="Effective-dated policy rules; default: the shipped ones"
+    )
+    flight_timetable: Path | None = Field(
+        default=None, description="Flight registry timetable (YAML); default: the shipped one"
     )
     max_manifest_bytes: int = Field(
         default=4 * 1024 * 1024,

@@ -10,9 +10,10 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from bordergate.contracts import Hall, Outcome, ReasonCode
+from bordergate.countries import UnknownCountryError, normalize
 
 ICAO_CODE = r"^[A-Z<]{1,3}$"
 
@@ -35,6 +36,14 @@ class DocumentData(BaseModel):
     chip_authenticated: bool | None = Field(
         default=None, description="Passive authentication result; None when no chip was read"
     )
+
+    @field_validator("issuing_state", "nationality")
+    @classmethod
+    def _known_icao_code(cls, code: str) -> str:
+        try:
+            return normalize(code)
+        except UnknownCountryError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class FaceResult(BaseModel):

@@ -152,10 +152,10 @@ def policy_check(
 
     from pydantic import ValidationError
 
-    from backend.countries import UnknownCountryError
     from backend.policy.case import PolicyCase
     from backend.policy.engine import PolicyEngine
     from backend.policy.ruleset import RulesError
+    from bordergate.countries import UnknownCountryError
     from bordergate.reasons import reason_text
 
     def fail(message: str, code: int = 2) -> typer.Exit:

@@ -94,6 +94,7 @@ class ReasonCode(StrEnum):
     FACE_MISMATCH = "face-mismatch"
     LIVENESS_FAILED = "liveness-failed"
     JOURNEY_MISSING = "journey-missing"
+    JOURNEY_INVALID = "journey-invalid"
     NO_SCHEME = "no-scheme"
     BACKEND_UNAVAILABLE = "backend-unavailable"
     BACKEND_ERROR = "backend-error"

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, Field
@@ -19,8 +23,9 @@ from redis.asyncio import Redis
 from backend.server import build_server
 from backend.settings import BackendSettings
 from bordergate.contracts import Hall
+from bordergate.demo_feeds import cruise_manifests, post_feeds, visa_entries
 from bordergate.redis_conn import new_embedded_server, open_redis
-from hardware_mocks.crowd import HallCrowd
+from hardware_mocks.crowd import HallCrowd, PresetTravellers
 from hardware_mocks.travellers import TravellerFactory
 from kiosk.biometrics import FaceVerifier
 from kiosk.runner import LaneStats, queue_joined_publisher, run_lane
@@ -42,6 +47,9 @@ class DemoOptions(BaseModel):
         default=5.0, gt=0, description="Per hall, in device time (so x speed on the wall clock)"
     )
     seed: int = 7
+    preset_travellers: int = Field(
+        default=400, ge=0, description="Per hall, generated in advance for the manifests and visas"
+    )
     log_level: str = "WARNING"
 
 
@@ -50,6 +58,17 @@ class DemoSummary(BaseModel):
     admitted: int
     referred: int
     p95_wait_s: dict[str, float | None]
+
+
+DEMO_DATABASE = Path("var/demo.sqlite3")
+
+
+def _fresh_demo_database() -> Path:
+    """The demo's records are demo data: each run starts from an empty SQLite file."""
+    DEMO_DATABASE.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        DEMO_DATABASE.with_name(DEMO_DATABASE.name + suffix).unlink(missing_ok=True)
+    return DEMO_DATABASE
 
 
 async def _started(server_started: Callable[[], bool], task: asyncio.Task[None]) -> None:
@@ -82,6 +101,32 @@ async def _report_progress(
         emit(" | ".join(parts))
 
 
+async def _prepare_halls(options: DemoOptions, base_url: str) -> dict[Hall, HallCrowd]:
+    """Each hall's crowd, its first travellers known in advance: the cruise groups' manifests
+    and the visa holders' visas are sent to the backend before anyone arrives."""
+    crowds: dict[Hall, HallCrowd] = {}
+    manifests: list[dict[str, Any]] = []
+    visas: list[dict[str, Any]] = []
+    ship_arrival = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    for hall in Hall:
+        factory = TravellerFactory(seed=options.seed, hall=hall)
+        preset = factory.generate(options.preset_travellers)
+        if hall is Hall.CRUISE:
+            manifests += cruise_manifests(preset, ship_arrival)
+        else:
+            visas += visa_entries(preset, factory.today)
+        crowds[hall] = HallCrowd(
+            hall,
+            PresetTravellers(preset, factory),
+            rate_per_min=options.arrivals_per_min,
+            speed=options.speed,
+            seed=options.seed,
+        )
+    await post_feeds(base_url, manifests, visas)
+    log.info("demo.feeds_posted", manifests=len(manifests), visas=len(visas))
+    return crowds
+
+
 async def run_demo(
     options: DemoOptions,
     verifier: FaceVerifier,
@@ -99,7 +144,12 @@ async def run_demo(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    backend_settings = BackendSettings(port=options.port, log_level=options.log_level)
+    # The demo's ships dock minutes after their agencies file: no 24-hour lead time here.
+    os.environ.setdefault("BORDERGATE_CRUISE_MANIFEST_LEAD_TIME_H", "0")
+    overrides: dict[str, Any] = {"port": options.port, "log_level": options.log_level}
+    if "BORDERGATE_DATABASE_URL" not in os.environ:
+        overrides["database_url"] = f"sqlite:///{_fresh_demo_database()}"
+    backend_settings = BackendSettings(**overrides)
     embedded = None if backend_settings.redis_url else new_embedded_server()
     redis = open_redis(backend_settings.redis_url, embedded)
     server = build_server(backend_settings, embedded_redis=embedded)
@@ -117,14 +167,8 @@ async def run_demo(
     other_tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(monitor.run(parts_stop), name="monitor")
     ]
-    for hall in Hall:
-        crowd = HallCrowd(
-            hall,
-            TravellerFactory(seed=options.seed, hall=hall),
-            rate_per_min=options.arrivals_per_min,
-            speed=options.speed,
-            seed=options.seed,
-        )
+    crowds = await _prepare_halls(options, base)
+    for hall, crowd in crowds.items():
         other_tasks.append(
             asyncio.create_task(crowd.run(parts_stop, on_entry=queue_joined_publisher(redis)))
         )

@@ -37,6 +37,10 @@ REASON_TEXTS: dict[ReasonCode, ReasonText] = {
     R.JOURNEY_MISSING: ReasonText(
         "No onward ticket or cruise boarding card was presented.", "未出示联程客票或邮轮登船卡。"
     ),
+    R.JOURNEY_INVALID: ReasonText(
+        "A boarding pass or cruise card was invalid or belongs to someone else.",
+        "登机牌或邮轮登船卡无效或不属于本人。",
+    ),
     R.NO_SCHEME: ReasonText(
         "No self-service entry scheme applies to this traveller.", "该旅客不适用自助通关入境政策。"
     ),

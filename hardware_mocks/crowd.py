@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import structlog
 
@@ -23,11 +25,29 @@ log = structlog.get_logger(__name__)
 EntryHandler = Callable[[EntryEvent], Awaitable[None]]
 
 
+class TravellerSource(Protocol):
+    """Where a hall's arrivals come from: a factory, or a list prepared in advance."""
+
+    def next(self) -> Traveller: ...
+
+
+class PresetTravellers:
+    """These travellers first (known in advance: on a ship's manifest, in the visa registry),
+    then whatever ``then`` makes."""
+
+    def __init__(self, travellers: Sequence[Traveller], then: TravellerSource) -> None:
+        self._queue = deque(travellers)
+        self._then = then
+
+    def next(self) -> Traveller:
+        return self._queue.popleft() if self._queue else self._then.next()
+
+
 class HallCrowd:
     def __init__(
         self,
         hall: Hall,
-        factory: TravellerFactory | None = None,
+        factory: TravellerSource | None = None,
         *,
         rate_per_min: float = 4.0,
         speed: float = 1.0,
@@ -38,7 +58,9 @@ class HallCrowd:
         if rate_per_min <= 0 or speed <= 0:
             raise ValueError("rate_per_min and speed must be positive")
         self.hall = hall
-        self.factory = factory if factory is not None else TravellerFactory(seed=seed, hall=hall)
+        self.factory: TravellerSource = (
+            factory if factory is not None else TravellerFactory(seed=seed, hall=hall)
+        )
         self.rate_per_min = rate_per_min
         self.speed = speed
         self.counter = (

@@ -344,12 +344,10 @@ class KioskSession:
             )
         finally:
             images = None
-        if not evidence:
-            raise _ReferralError(
-                ReasonCode.JOURNEY_MISSING, "no journey barcode decoded: " + "; ".join(problems)
-            )
         if problems:
-            self._log.info("journey barcodes partly unreadable", problems=problems)
+            # What could not be read is not evidence; the backend decides whether the traveller
+            # needed it (a visa holder does not), so the kiosk does not refer on its own here.
+            self._log.info("journey barcodes unreadable", problems=problems)
         return evidence
 
     async def _decision_step(self, request: ClearanceRequest) -> ClearanceDecision:

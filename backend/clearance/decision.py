@@ -1,63 +1,59 @@
-"""The foundation's decision rules: a small pure function.
+"""One clearance decision: the kiosk's checks, the facts gathered, and the policy engine.
 
-A later issue replaces this with the effective-dated policy engine (transit and cruise visa-free
-schemes). Until then only citizens are admitted; everyone else is referred to an officer. The
-function fails closed: whenever a check did not clearly pass, the outcome is ``refer``.
+The gate may open only when every check passed: the document's integrity (check digits, chip),
+the face (1:1 match, liveness), the journey evidence, and an entry scheme the policy engine
+admits under. Anything else refers the traveller to an officer, with every reason that applies.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
+from backend.clearance.facts import GatheredFacts
+from backend.policy.engine import PolicyEngine
 from bordergate.clearance_api import ClearanceRequest
 from bordergate.contracts import Outcome, ReasonCode
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-CITIZEN_NATIONALITY = "CHN"
-CITIZEN_SCHEME = "citizen"
 
-
-class Decision(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Decision:
     outcome: Outcome
     reasons: list[ReasonCode]
     scheme: str | None
     permitted_until: datetime | None
+    explanation: dict[str, Any]
+    """For the officer console: every rule tried and its result, and the gathering notes."""
 
 
-def refer_reasons(request: ClearanceRequest) -> list[ReasonCode]:
-    """Every reason that stops automatic admission, each once, in a stable order."""
-    doc = request.document
-    reasons: list[ReasonCode] = []
-
-    def add(reason: ReasonCode) -> None:
-        if reason not in reasons:
-            reasons.append(reason)
-
-    if not doc.check_digits_valid:
-        add(ReasonCode.DOCUMENT_INVALID)
-    if doc.chip_authenticated is False:
-        add(ReasonCode.DOCUMENT_INVALID)
-    arrival_day = request.arrival_time.astimezone(CHINA_STANDARD_TIME).date()
-    if doc.expiry_date < arrival_day:
-        add(ReasonCode.DOCUMENT_EXPIRED)
-    if not request.face.matched:
-        add(ReasonCode.FACE_MISMATCH)
-    if request.face.liveness == "failed":
-        add(ReasonCode.LIVENESS_FAILED)
-    return reasons
+def integrity_reasons(request: ClearanceRequest) -> list[ReasonCode]:
+    """What the kiosk measured that stops automatic admission, each once, in a stable order."""
+    doc, face = request.document, request.face
+    checks = [
+        (not doc.check_digits_valid, ReasonCode.DOCUMENT_INVALID),
+        (doc.chip_authenticated is False, ReasonCode.DOCUMENT_INVALID),
+        (not face.matched, ReasonCode.FACE_MISMATCH),
+        (face.liveness == "failed", ReasonCode.LIVENESS_FAILED),
+    ]
+    return list(dict.fromkeys(reason for failed, reason in checks if failed))
 
 
-def decide(request: ClearanceRequest, now: datetime) -> Decision:
-    """Decide one traveller.
-
-    ``now`` is the decision time; these rules depend only on the arrival date (in China Standard
-    Time), but the policy engine that replaces them selects its effective-dated rules by it.
-    """
-    del now  # kept in the signature for the policy engine
-    reasons = refer_reasons(request)
-    if reasons:
-        return Decision(Outcome.REFER, reasons, None, None)
-    if request.document.nationality == CITIZEN_NATIONALITY:
-        return Decision(Outcome.ADMIT, [], CITIZEN_SCHEME, None)
-    return Decision(Outcome.REFER, [ReasonCode.NO_SCHEME], None, None)
+def decide(request: ClearanceRequest, facts: GatheredFacts, engine: PolicyEngine) -> Decision:
+    policy, rules = engine.decide_explained(facts.case)
+    reasons = integrity_reasons(request) + facts.problems
+    admit = not reasons and policy.decision == "admit"
+    if policy.decision == "refer":
+        reasons += policy.reasons
+    explanation = {
+        "policy": policy.model_dump(mode="json"),
+        "rules": [{**asdict(r), "reason": r.reason and str(r.reason)} for r in rules],
+        **facts.notes,
+    }
+    return Decision(
+        outcome=Outcome.ADMIT if admit else Outcome.REFER,
+        reasons=list(dict.fromkeys(reasons)),
+        scheme=policy.scheme,
+        permitted_until=policy.permitted_until if admit else None,
+        explanation=explanation,
+    )

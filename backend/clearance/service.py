@@ -17,8 +17,10 @@ import structlog
 from anyio import to_thread
 
 from backend.clearance.decision import decide
+from backend.clearance.facts import Sources, gather_facts
 from backend.events.outbox import OutboxPublisher
 from backend.metrics import BackendMetrics
+from backend.policy.engine import PolicyEngine
 from backend.records.store import NewClearance, NewEvent, RecordsStore, StoredClearance
 from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
 from bordergate.contracts import STREAM_CLEARANCES, ClearanceOutcome, Hall, encode_event
@@ -71,9 +73,13 @@ class ClearanceService:
         store: RecordsStore,
         publisher: OutboxPublisher,
         metrics: BackendMetrics,
+        engine: PolicyEngine,
+        sources: Sources,
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        self.engine = engine
+        self.sources = sources
         self.store = store
         self.publisher = publisher
         self.metrics = metrics
@@ -102,7 +108,10 @@ class ClearanceService:
             return self._replay(existing, fingerprint)
 
         now = self.clock()
-        outcome, reasons, scheme, permitted_until = decide(request, now)
+        facts = await to_thread.run_sync(gather_facts, request, self.sources)
+        decision = decide(request, facts, self.engine)
+        outcome, reasons = decision.outcome, decision.reasons
+        scheme, permitted_until = decision.scheme, decision.permitted_until
         clearance_id = uuid.uuid4()
         event = ClearanceOutcome(
             at=now,
@@ -126,6 +135,7 @@ class ClearanceService:
                 scheme=scheme,
                 permitted_until=permitted_until,
                 decided_at=now,
+                explanation=decision.explanation,
             ),
             NewEvent(
                 event_id=event.event_id,

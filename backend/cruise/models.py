@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from backend.countries import CHINA, REGIONS, UnknownCountryError, normalize
 from backend.cruise.agencies import LICENCE_PATTERN
+from bordergate.countries import CHINA, REGIONS, UnknownCountryError, normalize
 
 MAX_GROUPS = 200
 MAX_MEMBERS = 5000

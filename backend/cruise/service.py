@@ -13,7 +13,6 @@ from functools import partial
 import structlog
 from anyio import to_thread
 
-from backend.countries import UnknownCountryError, normalize
 from backend.cruise.agencies import AgencyRegistry, AgencyStatus, load_agencies
 from backend.cruise.models import (
     ManifestGroup,
@@ -33,6 +32,7 @@ from backend.cruise.store import (
 )
 from backend.policy.case import CruiseFacts
 from backend.records.store import RecordsStore
+from bordergate.countries import UnknownCountryError, normalize
 
 log = structlog.get_logger(__name__)
 

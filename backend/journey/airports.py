@@ -1,7 +1,7 @@
 """Airports by IATA code: the ICAO country or region code and the local time zone.
 
 From the ``airportsdata`` table (ISO 3166-1 alpha-2 countries, IANA zones), mapped through
-:func:`backend.countries.from_alpha2`: Germany is ``D``; Hong Kong, Macao and Taiwan (``HK``,
+:func:`bordergate.countries.from_alpha2`: Germany is ``D``; Hong Kong, Macao and Taiwan (``HK``,
 ``MO``, ``TW``) are the regions ``HKG``, ``MAC``, ``TWN``; mainland China is ``CHN``.
 """
 
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import airportsdata
 
-from backend.countries import CHINA, UnknownCountryError, from_alpha2
+from bordergate.countries import CHINA, UnknownCountryError, from_alpha2
 
 
 class UnknownAirportError(ValueError):

@@ -22,7 +22,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.countries import UnknownCountryError, normalize
+from bordergate.countries import UnknownCountryError, normalize
 
 TAG = "BGCRUISE"
 VERSION = "1"

@@ -5,8 +5,8 @@ decision is a pure function of the case and those rules: no I/O, no clock.
 
 How a case is decided
 ---------------------
-1. Every country and place code is normalized first (:func:`backend.countries.normalize`); an
-   unknown code raises :class:`~backend.countries.UnknownCountryError`, not a decision.
+1. Every country and place code is normalized first (:func:`bordergate.countries.normalize`); an
+   unknown code raises :class:`~bordergate.countries.UnknownCountryError`, not a decision.
 2. Chinese nationals (``CHN``): scheme ``citizen``, admitted with no limit. The one check is that
    the passport has not expired (an expired passport goes to an officer, ``document-expired``).
 3. Everyone else: the exclusions (passport expired or valid less than the required months after
@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from backend.countries import CHINA, normalize
 from backend.policy.case import (
     ChineseVisa,
     CruiseFacts,
@@ -53,6 +52,7 @@ from backend.policy.case import (
 from backend.policy.clock import add_months, cst_date, to_cst
 from backend.policy.ruleset import DEFAULT_RULES_DIR, RuleSet, SchemeKind, SchemePeriod, load_rules
 from bordergate.contracts import ReasonCode
+from bordergate.countries import CHINA, normalize
 
 R = ReasonCode
 

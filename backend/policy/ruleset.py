@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from backend.countries import CHINA, ICAO_EXTRA_CODES, REGIONS, normalize
 from backend.policy.case import Port, RecordFlag
 from backend.policy.clock import CST, cst_date, cst_midnight, stay_end, to_cst
+from bordergate.countries import CHINA, ICAO_EXTRA_CODES, REGIONS, normalize
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent / "rules"
 

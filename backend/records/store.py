@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,6 +65,7 @@ class NewClearance:
     scheme: str | None
     permitted_until: datetime | None
     decided_at: datetime
+    explanation: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,23 @@ def _stored(row: ClearanceRecord) -> StoredClearance:
     )
 
 
+class SchemaMismatchError(RuntimeError):
+    """The database holds tables of an older layout; they need migrating, not guessing."""
+
+
+def _check_columns(engine: Engine) -> None:
+    """create_all adds missing tables but never columns: refuse a stale layout loudly."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = sorted(c.name for c in table.columns if c.name not in present)
+        if missing:
+            raise SchemaMismatchError(
+                f"records store table {table.name!r} lacks columns {missing}: it was created by "
+                "an older bordergate; migrate it or point BORDERGATE_DATABASE_URL at a new one"
+            )
+
+
 class RecordsStore:
     """Entry records and the outbox, in one database."""
 
@@ -193,6 +211,7 @@ class RecordsStore:
         with self._schema_lock:
             if not self._schema_ready:
                 Base.metadata.create_all(self.engine)
+                _check_columns(self.engine)
                 self._schema_ready = True
 
     def _session(self) -> Session:
@@ -266,6 +285,7 @@ class RecordsStore:
             face_score=req.face.score,
             liveness=req.face.liveness,
             journey=[item.model_dump(mode="json") for item in req.journey],
+            explanation=clearance.explanation,
         )
         entry = OutboxEntry(
             event_id=outbox.event_id,

@@ -71,6 +71,8 @@ class ClearanceRecord(Base):
     liveness: Mapped[str] = mapped_column(String(16))
     # The journey evidence as presented: [{"kind": ..., "payload": ...}, ...] (at most 4).
     journey: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Why: every policy rule tried with its result, and notes on the evidence (for officers).
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class OutboxEntry(Base):

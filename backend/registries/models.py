@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from backend.countries import UnknownCountryError, normalize
 from backend.policy.case import RecordFlag
+from bordergate.countries import UnknownCountryError, normalize
 
 _Day = Annotated[date, Field(strict=False)]  # ISO text in JSON, a date in YAML
 

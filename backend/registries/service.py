@@ -10,7 +10,6 @@ import structlog
 import yaml
 from pydantic import ValidationError
 
-from backend.countries import UnknownCountryError, normalize
 from backend.policy.case import ChineseVisa, RecordFlag
 from backend.records.store import RecordsStore, RecordsUnavailableError
 from backend.registries.models import (
@@ -22,6 +21,7 @@ from backend.registries.models import (
 )
 from backend.registries.settings import RegistrySettings
 from backend.registries.store import RegistryStore, StoredVisa
+from bordergate.countries import UnknownCountryError, normalize
 
 log = structlog.get_logger(__name__)
 

@@ -17,8 +17,11 @@ import httpx
 import pytest
 import redis
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from backend.app import create_app
+from backend.records.store import RecordsStore
+from backend.records.tables import ClearanceRecord
 from backend.settings import BackendSettings
 
 BASE_REQUEST: dict[str, Any] = {
@@ -157,3 +160,19 @@ def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+def count_rows(app: FastAPI, table: str) -> int:
+    store: RecordsStore = app.state.records
+    with store.engine.connect() as conn:
+        n: int = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        return n
+
+
+def stored_clearance(app: FastAPI, clearance_id: str) -> ClearanceRecord:
+    store: RecordsStore = app.state.records
+    with store.session() as session:
+        row = session.get(ClearanceRecord, uuid.UUID(clearance_id))
+        assert row is not None, clearance_id
+        session.expunge(row)
+        return row

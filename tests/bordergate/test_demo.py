@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from bordergate.cli import app
@@ -25,12 +26,13 @@ def test_cli_lists_the_parts() -> None:
 def test_demo_runs_for_a_duration_and_prints_the_summary(
     tmp_path: Path, test_data_dir: Path
 ) -> None:
+    db = tmp_path / "demo.sqlite3"
     env = part_env(
-        BORDERGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        BORDERGATE_DATABASE_URL=f"sqlite:///{db}",
         BORDERGATE_DATA_DIR=str(test_data_dir),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "bordergate.cli", "demo", "--duration", "10", "--json",
+        [sys.executable, "-m", "bordergate.cli", "demo", "--duration", "15", "--json",
          "--port", "0"],
         cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, check=False,
     )  # fmt: skip
@@ -46,3 +48,16 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
     for hall, p95 in summary["p95_wait_s"].items():
         assert isinstance(p95, float), (hall, p95)
         assert 0 <= p95 < 10, (hall, p95)
+
+    # Citizens, transit passengers and cruise groups, each admitted by the policy engine.
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        schemes = {
+            scheme
+            for (scheme,) in conn.execute(
+                sa.text("SELECT scheme FROM clearances WHERE outcome = 'admit'")
+            )
+        }
+    engine.dispose()
+    assert {"citizen", "cruise-15d"} <= schemes, schemes
+    assert any(s.startswith("transit-") for s in schemes), schemes

@@ -14,13 +14,11 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from backend.api.clearances import REPLAYED_HEADER
-from backend.records.store import RecordsStore
 from bordergate.contracts import STREAM_CLEARANCES, ClearanceOutcome, decode_event
 from bordergate.redis_conn import open_redis
-from tests.backend.conftest import PII_VALUES, clearance_body, make_settings, running
+from tests.backend.conftest import PII_VALUES, clearance_body, count_rows, make_settings, running
 
 URL = "/v1/clearances"
 
@@ -37,13 +35,6 @@ async def stream_events(embedded: fakeredis.FakeServer) -> list[ClearanceOutcome
         assert isinstance(event, ClearanceOutcome)
         events.append(event)
     return events
-
-
-def count_rows(app: FastAPI, table: str) -> int:
-    store: RecordsStore = app.state.records
-    with store.engine.connect() as conn:
-        n: int = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-        return n
 
 
 async def test_admits_a_citizen_and_publishes_the_outcome(
@@ -83,11 +74,15 @@ async def test_admits_a_citizen_and_publishes_the_outcome(
         ({"expiry_date": "2025-06-30"}, {}, ["document-expired"]),
         ({}, {"matched": False, "score": 0.2}, ["face-mismatch"]),
         ({}, {"liveness": "failed"}, ["liveness-failed"]),
-        ({"nationality": "UTO", "issuing_state": "UTO"}, {}, ["no-scheme"]),
+        (
+            {"nationality": "UTO", "issuing_state": "UTO"},
+            {},
+            ["nationality-not-eligible", "journey-missing"],
+        ),
         (
             {"check_digits_valid": False, "expiry_date": "2001-01-01"},
             {"matched": False},
-            ["document-invalid", "document-expired", "face-mismatch"],
+            ["document-invalid", "face-mismatch", "document-expired"],
         ),
     ],
 )
@@ -102,7 +97,7 @@ async def test_refers_with_every_reason(
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "refer"
     assert response.json()["reasons"] == reasons
-    assert response.json()["scheme"] is None
+    assert response.json()["permitted_until"] is None
     [event] = await stream_events(embedded_redis)
     assert event.outcome == "refer"
     assert [str(r) for r in event.reasons] == reasons

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from backend.countries import UnknownCountryError
 from backend.policy.case import PolicyDecision
 from backend.policy.engine import PolicyEngine
 from bordergate.contracts import ReasonCode as R
+from bordergate.countries import UnknownCountryError
 
 from .conftest import CRUISE, VISA, make_case, transit_case
 

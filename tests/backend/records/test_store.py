@@ -151,3 +151,19 @@ def test_keeps_the_journey_evidence_list(store: RecordsStore) -> None:
     store.record_clearance(new_clearance(bare, at), new_event(at))
     assert store.find_journey(bare.request_id) == []
     assert store.find_journey(uuid.uuid4()) is None
+
+
+def test_a_stale_table_layout_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from backend.records.store import SchemaMismatchError
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the clearances table of an older release, fewer columns
+        conn.execute(sa.text("CREATE TABLE clearances (clearance_id CHAR(32) PRIMARY KEY)"))
+    engine.dispose()
+    store = RecordsStore(url)
+    with pytest.raises(SchemaMismatchError, match=r"clearances.*lacks columns"):
+        store.ensure_schema()
+    store.dispose()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.countries import (
+from bordergate.countries import (
     REGIONS,
     UnknownCountryError,
     from_alpha2,

@@ -1,0 +1,88 @@
+"""What the demo's authorities and agencies send the backend before the travellers arrive.
+
+Cruise agencies file their groups' name lists (manifests) before the ship docks, and the visa
+authority's feed lists the visas it issued. The demo builds both from travellers generated in
+advance and posts them through the backend's own API, as the real feeds would.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from hardware_mocks.travellers import CRUISE_SHIPS, Traveller
+
+DEMO_AGENCY_LICENCE = "L-TJ-CJ00001"  # in backend/cruise/data/agencies.yaml
+SHIP_NAMES = dict(CRUISE_SHIPS)
+MIN_GROUP = 2  # the cruise scheme's group size; smaller groups are not filed
+
+
+def cruise_manifests(
+    travellers: Sequence[Traveller], arrival: datetime, stay: timedelta = timedelta(days=2)
+) -> list[dict[str, Any]]:
+    """One manifest per ship call, listing every group of two or more."""
+    groups: dict[tuple[str, str], dict[str, list[Traveller]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for t in travellers:
+        if t.ship and t.voyage and t.group_id:
+            groups[(t.ship, t.voyage)][t.group_id].append(t)
+    manifests = []
+    for (ship, voyage), by_group in sorted(groups.items()):
+        filed = [
+            {
+                "group_id": group_id,
+                "members": [
+                    {"document_number": m.document_number, "nationality": m.nationality}
+                    for m in members
+                ],
+            }
+            for group_id, members in sorted(by_group.items())
+            if len(members) >= MIN_GROUP
+        ]
+        if filed:
+            manifests.append(
+                {
+                    "ship": {"name": SHIP_NAMES.get(ship, ship), "code": ship},
+                    "voyage": voyage,
+                    "port": "TSN-CRUISE",
+                    "agency_licence": DEMO_AGENCY_LICENCE,
+                    "arrival": arrival.isoformat(),
+                    "departs_china": (arrival + stay).isoformat(),
+                    "groups": filed,
+                }
+            )
+    return manifests
+
+
+def visa_entries(travellers: Sequence[Traveller], today: date) -> list[dict[str, Any]]:
+    """Visas for the foreign airport travellers who carry no onward ticket (they hold a visa)."""
+    return [
+        {
+            "document_number": t.document_number,
+            "nationality": t.nationality,
+            "type": "L",
+            "valid_from": (today - timedelta(days=30)).isoformat(),
+            "valid_until": (today + timedelta(days=150)).isoformat(),
+            "entries_left": 1,
+            "source": "demo visa feed",
+        }
+        for t in travellers
+        if t.journey_case == "missing" and not t.is_citizen
+    ]
+
+
+async def post_feeds(
+    base_url: str, manifests: Sequence[dict[str, Any]], visas: Sequence[dict[str, Any]]
+) -> None:
+    """POST each manifest and visa; a refusal is an error in the demo's own data."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        for path, bodies in (("/v1/manifests", manifests), ("/v1/registry/visas", visas)):
+            for body in bodies:
+                response = await client.post(path, json=body)
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{path} refused demo data: {response.text[:300]}")
