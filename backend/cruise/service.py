@@ -172,16 +172,6 @@ class CruiseService:
                 conflicting=exc.count,
             )
             raise
-        log.info(
-            "cruise.manifest_stored",
-            manifest_id=str(saved.manifest_id),
-            version=saved.version,
-            status=saved.status,
-            ship_code=manifest.ship.code,
-            voyage=manifest.voyage,
-            groups=len(manifest.groups),
-            members=manifest.member_count,
-        )
         receipt = ManifestReceipt(
             manifest_id=str(saved.manifest_id),
             version=saved.version,
@@ -191,6 +181,7 @@ class CruiseService:
             groups=len(manifest.groups),
             members=manifest.member_count,
         )
+        log.info("cruise.manifest_stored", **receipt.model_dump())  # ids and counts only
         return SubmitResult(receipt=receipt, replayed=saved.status == "unchanged")
 
     def get(self, manifest_id: uuid.UUID) -> ManifestView | None:

@@ -5,7 +5,7 @@ registries."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fakeredis
@@ -18,6 +18,7 @@ from backend.policy.clock import CST
 from backend.settings import BackendSettings
 from hardware_mocks.boarding_pass import bcbp_text
 from tests.backend.conftest import clearance_body, count_rows, running
+from tests.backend.journey.test_evidence import leg
 
 URL = "/v1/clearances"
 # A Sunday at 10:30 in Tianjin, under the 240-hour scheme; KE805 ICN-TSN and KE806 TSN-ICN fly
@@ -25,27 +26,12 @@ URL = "/v1/clearances"
 ARRIVAL = datetime(2026, 7, 5, 10, 30, tzinfo=CST)
 
 
-def leg(origin: str, destination: str, carrier: str, number: str, day: date,
-        seat: str | None = "23A") -> Leg:  # fmt: skip
-    return Leg(
-        pnr="ABC123",
-        origin=origin,
-        destination=destination,
-        carrier=carrier,
-        flight_number=number,
-        julian_date=day.timetuple().tm_yday,
-        compartment="Y",
-        seat=seat,
-        check_in_sequence="0042",
-    )
-
-
 def passes(*legs: Leg) -> list[dict[str, str]]:
     return [{"kind": "boarding_pass", "payload": bcbp_text("MUELLER/ANNA", [x])} for x in legs]
 
 
-INBOUND = leg("ICN", "TSN", "KE", "805", ARRIVAL.date())
-ONWARD = leg("TSN", "NRT", "NH", "906", ARRIVAL.date() + timedelta(days=2))
+INBOUND = leg("KE805", "ICN", "TSN", ARRIVAL.date())
+ONWARD = leg("NH906", "TSN", "NRT", ARRIVAL.date() + timedelta(days=2))
 
 
 def traveller(nationality: str = "D", number: str = "C01X00T47", **top: Any) -> dict[str, Any]:
@@ -93,11 +79,11 @@ async def test_transit_traveller_with_both_passes_is_admitted_for_240_hours(
 @pytest.mark.parametrize(
     ("journey", "reasons"),
     [
-        (passes(INBOUND, leg("TSN", "ICN", "KE", "806", ARRIVAL.date() + timedelta(days=1))),
+        (passes(INBOUND, leg("KE806", "TSN", "ICN", ARRIVAL.date() + timedelta(days=1))),
          ["route-round-trip"]),
-        (passes(INBOUND, leg("TSN", "NRT", "NH", "906", ARRIVAL.date() + timedelta(days=14))),
+        (passes(INBOUND, leg("NH906", "TSN", "NRT", ARRIVAL.date() + timedelta(days=14))),
          ["onward-after-limit"]),
-        (passes(INBOUND, leg("TSN", "NRT", "NH", "906", ARRIVAL.date(), seat=None)),
+        (passes(INBOUND, leg("NH906", "TSN", "NRT", ARRIVAL.date(), seat=None)),
          ["onward-not-confirmed"]),
         (passes(INBOUND), ["journey-missing"]),
         ([], ["journey-missing"]),
