@@ -10,7 +10,7 @@ apt_pkgs=(tesseract-ocr)
 extras="."
 if [ "$mode" = test ]; then
     apt_pkgs+=(redis-server)
-    extras=".[dev]"
+    extras=".[dev,bench]"
 fi
 
 missing=()
