@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mode="${1:-demo}"
 venv="${BORDERGATE_VENV:-.venv}"
 
-apt_pkgs=(tesseract-ocr)
+apt_pkgs=(tesseract-ocr fonts-ocr-b)
 extras="."
 if [ "$mode" = test ]; then
     apt_pkgs+=(redis-server)
