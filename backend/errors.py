@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from backend.clearance.service import IdempotencyConflictError
 from backend.records.store import RecordsUnavailableError
@@ -65,6 +66,11 @@ async def _records_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("redis.unavailable", path=request.url.path, error=type(exc).__name__)
+    return _error(503, "redis_unavailable", "the shared state store is unavailable; try again")
+
+
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return _error(409, "request_id_conflict", str(exc))
 
@@ -78,4 +84,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RecordsUnavailableError, _records_unavailable)
     app.add_exception_handler(IdempotencyConflictError, _conflict)
+    app.add_exception_handler(RedisError, _redis_unavailable)
     app.add_exception_handler(Exception, _unexpected)

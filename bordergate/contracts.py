@@ -46,6 +46,11 @@ def wait_stats_key(hall: Hall) -> str:
     return f"{PREFIX}:waits:{hall}"
 
 
+def schedule_key(hall: Hall) -> str:
+    """Hash of arrival id -> ScheduledArrival JSON: the flights and ships expected at a hall."""
+    return f"{PREFIX}:schedule:{hall}"
+
+
 def processed_key(group: str, event_id: str) -> str:
     """Marker that a consumer group has applied an event (exactly-once across monitors)."""
     return f"{PREFIX}:processed:{group}:{event_id}"
@@ -208,6 +213,32 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class ScheduledArrival(BaseModel):
+    """One flight on block or one ship alongside: what the queue monitor forecasts from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["flight", "ship"]
+    ref: str = Field(
+        min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9 -]*$", examples=["KE805"]
+    )
+    hall: Hall
+    at: AwareDatetime = Field(description="Flight: time on block. Ship: time alongside.")
+    passengers: int = Field(ge=0, le=10_000, description="Expected at border inspection")
+    egate_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Share eligible for the e-gates"
+    )
+    disembark_per_min: float | None = Field(
+        default=None, gt=0, le=500, description="Ships: how fast passengers come ashore"
+    )
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+
+    @property
+    def arrival_id(self) -> str:
+        """Stable per flight or ship call: the same call posted again replaces itself."""
+        return f"{self.kind}:{self.ref}:{self.at.astimezone(UTC):%Y-%m-%d}"
 
 
 class WaitStats(BaseModel):

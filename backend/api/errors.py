@@ -18,7 +18,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "The request_id was already used for a different body",
         413: "The body is larger than the configured limit",
         422: "Malformed JSON or a body that does not match the schema",
-        503: "A dependency (records store) is unavailable; nothing was recorded",
+        503: "A dependency (records store or Redis) is unavailable; nothing was recorded",
     }
     return {
         code: {"model": ErrorResponse, "description": descriptions.get(code, "Error")}
