@@ -92,6 +92,7 @@ class ReasonCode(StrEnum):
     """Why a traveller was referred to an officer. Shared by kiosk and backend."""
 
     DOCUMENT_UNREADABLE = "document-unreadable"
+    CHIP_UNREADABLE = "chip-unreadable"
     DOCUMENT_INVALID = "document-invalid"
     DOCUMENT_EXPIRED = "document-expired"
     DOCUMENT_VALIDITY_SHORT = "document-validity-short"

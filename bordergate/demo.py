@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from bordergate.redis_conn import new_embedded_server, open_redis
 from hardware_mocks.crowd import HallCrowd, PresetTravellers
 from hardware_mocks.travellers import TravellerFactory
 from kiosk.biometrics import FaceVerifier
-from kiosk.runner import LaneStats, queue_joined_publisher, run_lane
+from kiosk.runner import LaneStats, queue_joined_publisher, run_lane, simulated_documents
 from kiosk.settings import KioskSettings
 from queue_monitor.service import QueueMonitor, read_stats
 from queue_monitor.settings import MonitorSettings
@@ -61,6 +62,13 @@ class DemoSummary(BaseModel):
 
 
 DEMO_DATABASE = Path("var/demo.sqlite3")
+DEMO_MASTER_LIST = Path("var/demo-master-list")
+
+
+def _fresh_folder(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _fresh_demo_database() -> Path:
@@ -168,6 +176,7 @@ async def run_demo(
         asyncio.create_task(monitor.run(parts_stop), name="monitor")
     ]
     crowds = await _prepare_halls(options, base)
+    documents = simulated_documents(_fresh_folder(DEMO_MASTER_LIST))
     for hall, crowd in crowds.items():
         other_tasks.append(
             asyncio.create_task(crowd.run(parts_stop, on_entry=queue_joined_publisher(redis)))
@@ -183,7 +192,11 @@ async def run_demo(
                 log_level=options.log_level,
             )
             lane_tasks.append(
-                asyncio.create_task(run_lane(kiosk_settings, redis, crowd, verifier, parts_stop))
+                asyncio.create_task(
+                    run_lane(
+                        kiosk_settings, redis, crowd, verifier, parts_stop, documents=documents
+                    )
+                )
             )
 
     if on_ready is not None:

@@ -22,6 +22,9 @@ R = ReasonCode
 
 REASON_TEXTS: dict[ReasonCode, ReasonText] = {
     R.DOCUMENT_UNREADABLE: ReasonText("The passport could not be read.", "无法读取护照。"),
+    R.CHIP_UNREADABLE: ReasonText(
+        "The passport's chip could not be read or checked.", "无法读取或核验护照芯片。"
+    ),
     R.DOCUMENT_INVALID: ReasonText(
         "The passport's data failed its security checks.", "护照数据未通过安全校验。"
     ),

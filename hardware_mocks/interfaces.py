@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from bordergate.contracts import Hall
+
+if TYPE_CHECKING:  # the chip package imports this module
+    from hardware_mocks.chip.interface import EMRTDChip
 
 RGBImage = npt.NDArray[np.uint8]
 """A contiguous H x W x 3 RGB uint8 array (same alias as ``kiosk.biometrics.RGBImage``)."""
@@ -42,6 +45,8 @@ class DocumentReading:
     """The document portrait (data-page photo, later the chip's DG2); None if unreadable."""
     read_at: float
     """``time.monotonic()`` when the reading completed."""
+    chip: EMRTDChip | None = None
+    """The document's contactless chip, reachable while the document lies on the reader."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hardware_mocks.barcode_scanner import MockBarcodeScanner
 from hardware_mocks.camera import MockCamera
+from hardware_mocks.chip import MockPKI, issue_chip, jpeg_from_rgb
 from hardware_mocks.gate import MockGate
 from hardware_mocks.interfaces import LaneDevices
 from hardware_mocks.passport_reader import MockPassportReader
@@ -20,8 +21,11 @@ class MockLane:
         speed: float = 1.0,
         seed: int = 0,
         degraded_scans: bool = True,
+        pki: MockPKI | None = None,
     ) -> None:
         self.lane_id = lane_id
+        self.pki = pki
+        """Issues each presented traveller's chip; without it documents have no chip."""
         self.reader = MockPassportReader(f"{lane_id}-reader", speed=speed, seed=seed)
         self.camera = MockCamera(f"{lane_id}-camera", speed=speed, seed=seed + 1)
         self.scanner = MockBarcodeScanner(
@@ -39,7 +43,12 @@ class MockLane:
         """The traveller steps in: holds their passport, faces the camera, has their barcodes."""
         self.clear()
         if traveller.places_document:
-            self.reader.present(traveller.mrz_lines, traveller.reference_photo())
+            photo = traveller.reference_photo()
+            chip = None
+            if self.pki is not None and photo is not None:
+                chip_mrz = traveller.chip_mrz_lines or traveller.mrz_lines
+                chip = issue_chip(chip_mrz, jpeg_from_rgb(photo), self.pki)
+            self.reader.present(traveller.mrz_lines, photo, chip)
         self.camera.show(traveller.live_frame() if traveller.live_photo_path else None)
         self.scanner.present(traveller.journey_barcodes)
         self.gate.expect_traveller(will_pass=traveller.walks_away_at is None)

@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from hardware_mocks._base import Fault, MockDevice
+from hardware_mocks.chip.interface import EMRTDChip
 from hardware_mocks.interfaces import DocumentReading, RGBImage
 
 
@@ -30,14 +31,18 @@ class MockPassportReader(MockDevice):
         self.read_delay_s = read_delay_s
         self._mrz: tuple[str, ...] | None = None
         self._photo: RGBImage | None = None
+        self._chip: EMRTDChip | None = None
         self._placed = asyncio.Event()
         self._removed = asyncio.Event()
         self.reads = 0
 
-    def present(self, mrz_lines: tuple[str, ...], photo: RGBImage | None) -> None:
+    def present(
+        self, mrz_lines: tuple[str, ...], photo: RGBImage | None, chip: EMRTDChip | None = None
+    ) -> None:
         """A traveller holds this document; they place it after ``place_delay_s``."""
         self._mrz = tuple(mrz_lines)
         self._photo = photo
+        self._chip = chip
         self._placed = asyncio.Event()
         self._removed = asyncio.Event()
 
@@ -51,6 +56,7 @@ class MockPassportReader(MockDevice):
         self.remove()
         self._mrz = None
         self._photo = None
+        self._chip = None
 
     async def wait_for_document(self, timeout_s: float) -> DocumentReading | None:
         await self._check_fault()
@@ -69,7 +75,9 @@ class MockPassportReader(MockDevice):
             return None
         self.reads += 1
         photo = None if self._photo is None else self._photo.copy()
-        return DocumentReading(mrz_lines=self._mrz, photo=photo, read_at=time.monotonic())
+        return DocumentReading(
+            mrz_lines=self._mrz, photo=photo, read_at=time.monotonic(), chip=self._chip
+        )
 
     async def wait_for_removal(self, timeout_s: float | None = None) -> bool:
         await self._check_fault()

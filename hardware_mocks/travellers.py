@@ -69,6 +69,8 @@ _FOREIGN: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "AUS": (0.10, ("NGUYEN", "WHITE", "KELLY", "MITCHELL"), ("JACK", "CHARLOTTE", "NOAH", "MIA")),
 }
+NATIONALITIES: tuple[str, ...] = (CITIZEN, *_FOREIGN)
+"""Every nationality (and so issuing state) the synthetic population holds."""
 _CHINESE_SURNAMES = ("WANG", "LI", "ZHANG", "LIU", "CHEN", "YANG", "ZHAO", "HUANG")
 _CHINESE_GIVEN = ("WEI", "FANG", "NA", "XIUYING", "MIN", "JING", "QIANG", "LEI")
 PORT_AIRPORT = "TSN"
@@ -151,6 +153,8 @@ class Traveller:
     live_identity: str | None
     expired: bool = False
     forged: bool = False
+    chip_mrz_lines: tuple[str, str] | None = None
+    """The MRZ personalised in the chip where the printed page was forged (else the same)."""
     impostor: bool = False
     walks_away_at: WalkAway | None = None
     places_document: bool = True
@@ -286,7 +290,9 @@ class TravellerFactory:
         )  # fmt: skip
         line1, line2 = str(generator).split("\n")
         forged = rng.random() < self.mix.forged_check_digit
+        chip_mrz: tuple[str, str] | None = None
         if forged:
+            chip_mrz = (line1, line2)
             line2 = _forge_check_digit(line2, rng)
 
         identity = live_identity = None
@@ -340,6 +346,7 @@ class TravellerFactory:
             live_identity=live_identity,
             expired=expired,
             forged=forged,
+            chip_mrz_lines=chip_mrz,
             impostor=impostor,
             walks_away_at=walks_away,
             places_document=places_document,

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from redis.asyncio import Redis
@@ -42,13 +44,15 @@ from bordergate.contracts import (
     heartbeat_key,
 )
 from bordergate.redis_conn import open_redis
+from hardware_mocks.chip import MockPKI
 from hardware_mocks.crowd import EntryHandler, HallCrowd
 from hardware_mocks.interfaces import EntryEvent
 from hardware_mocks.lane import MockLane
 from hardware_mocks.queue_counter import MockQueueCounter
-from hardware_mocks.travellers import TravellerFactory, default_faces_dir
+from hardware_mocks.travellers import NATIONALITIES, TravellerFactory, default_faces_dir
 from kiosk.backend_client import BackendClient
 from kiosk.biometrics import FaceVerifier
+from kiosk.chip import MasterList
 from kiosk.session import KioskSession, SessionObserver, SessionResult
 from kiosk.settings import KioskSettings
 
@@ -86,6 +90,22 @@ class LaneStats:
     @property
     def mean_session_s(self) -> float | None:
         return self.session_seconds / self.completed if self.completed else None
+
+
+@dataclass(frozen=True)
+class SimulatedDocuments:
+    """The simulation's document PKI: it issues the chips; the kiosks trust its CSCAs."""
+
+    pki: MockPKI
+    master_list: MasterList
+
+
+def simulated_documents(folder: Path, seed: str = "bordergate-demo-pki") -> SimulatedDocuments:
+    """A test PKI for every issuing state of the synthetic population, its CSCAs written to
+    ``folder`` as the master list the kiosks load (as a real kiosk loads the ICAO list)."""
+    pki = MockPKI(seed)
+    pki.write_master_list(folder, NATIONALITIES)
+    return SimulatedDocuments(pki=pki, master_list=MasterList.load(folder))
 
 
 async def publish_event(
@@ -165,8 +185,12 @@ async def run_lane(
     observer: SessionObserver | None = None,
     on_result: Callable[[SessionResult], None] | None = None,
     max_travellers: int | None = None,
+    documents: SimulatedDocuments | None = None,
 ) -> LaneStats:
     """Serve travellers until ``stop`` is set (or ``max_travellers`` were served).
+
+    ``documents`` gives the simulated passports their chips and the kiosk its master list;
+    without it documents carry no chip and every traveller is referred (chip-unreadable).
 
     ``crowd=None`` gives the lane its own crowd (arrivals publishing ``QueueJoined``); a shared
     crowd's arrivals are run by whoever owns it. ``lane`` and ``backend`` default to mock devices
@@ -176,7 +200,12 @@ async def run_lane(
     lane = (
         lane
         if lane is not None
-        else MockLane(settings.lane_id, speed=settings.speed, seed=settings.seed)
+        else MockLane(
+            settings.lane_id,
+            speed=settings.speed,
+            seed=settings.seed,
+            pki=documents.pki if documents else None,
+        )
     )
     own_backend = backend is None
     client = (
@@ -200,7 +229,8 @@ async def run_lane(
                 )
             try:
                 await _serve(settings, redis, hall_crowd, lane, client, verifier, stop, stats,
-                             observer, on_result, max_travellers)  # fmt: skip
+                             observer, on_result, max_travellers,
+                             documents.master_list if documents else None)  # fmt: skip
             finally:
                 helpers_stop.set()
     finally:
@@ -234,6 +264,7 @@ async def _serve(
     observer: SessionObserver | None,
     on_result: Callable[[SessionResult], None] | None,
     max_travellers: int | None,
+    master_list: MasterList | None,
 ) -> None:
     while not stop.is_set():
         if max_travellers is not None and stats.served >= max_travellers:
@@ -255,6 +286,7 @@ async def _serve(
             verifier,
             observer=observer,
             traveller_ref=traveller.traveller_ref,
+            master_list=master_list,
         )
         session_task = asyncio.create_task(session.run(), name=f"session-{settings.lane_id}")
         stop_task = asyncio.create_task(stop.wait())
@@ -302,7 +334,12 @@ async def run_kiosk_process(
             pass
     redis = open_redis(settings.redis_url)
     try:
-        return await run_lane(settings, redis, None, verifier, stop, max_travellers=max_travellers)
+        with tempfile.TemporaryDirectory(prefix="bordergate-master-list-") as folder:
+            documents = simulated_documents(Path(folder))
+            return await run_lane(
+                settings, redis, None, verifier, stop,
+                max_travellers=max_travellers, documents=documents,
+            )  # fmt: skip
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -43,10 +43,12 @@ from bordergate.clearance_api import (
     JourneyEvidence,
 )
 from bordergate.contracts import Outcome, ReasonCode
-from hardware_mocks.interfaces import DeviceError, LaneDevices, RGBImage
+from hardware_mocks.chip import ChipError
+from hardware_mocks.interfaces import DeviceError, DocumentReading, LaneDevices, RGBImage
 from kiosk.backend_client import BackendClient, BackendClientError
 from kiosk.barcode import BarcodeDecodeError, decode_barcodes
 from kiosk.biometrics import FaceVerifier
+from kiosk.chip import ChipReading, MasterList, read_chip
 from kiosk.document import MRZParseError, parse_mrz
 from kiosk.settings import KioskSettings
 
@@ -189,8 +191,11 @@ class KioskSession:
         observer: SessionObserver | None = None,
         traveller_ref: str | None = None,
         today: date | None = None,
+        master_list: MasterList | None = None,
     ) -> None:
         self.settings = settings
+        self.master_list = master_list
+        """CSCA certificates for passive authentication; without it no chip is trusted."""
         self.devices = devices
         self.backend = backend
         self.verifier = verifier
@@ -294,7 +299,33 @@ class KioskSession:
             document = parse_mrz(reading.mrz_lines, self.today)
         except MRZParseError as exc:
             raise _ReferralError(ReasonCode.DOCUMENT_UNREADABLE, str(exc)) from exc
-        return document, reading.photo
+        chip = await self._chip_step(reading)
+        if chip is None:  # no chip read: the backend refers (chip-unreadable)
+            return document.model_copy(update={"chip_authenticated": None}), reading.photo
+        # The chip's DG1 is the identity; the printed MRZ only opened the chip.
+        if chip.document is None:
+            document = document.model_copy(update={"chip_authenticated": False})
+        else:
+            document = chip.document
+        return document, chip.face if chip.face is not None else reading.photo
+
+    async def _chip_step(self, reading: DocumentReading) -> ChipReading | None:
+        """Open the chip with the printed MRZ and authenticate it; None if it cannot be read."""
+        if reading.chip is None or self.master_list is None:
+            return None
+        at = datetime.now(UTC)
+        try:
+            chip = await self._guard(
+                asyncio.to_thread(read_chip, reading.chip, reading.mrz_lines, self.master_list, at),
+                self.settings.chip_timeout_s,
+                "chip",
+            )
+        except (ChipError, ValueError) as exc:
+            self._log.info("chip not read", error=type(exc).__name__)
+            return None
+        if not chip.authenticated:
+            self._log.info("chip not authentic", reasons=[str(r) for r in chip.pa.reasons])
+        return chip
 
     async def _face_step(self, reference: RGBImage | None) -> FaceResult:
         self._transition(SessionState.FACE)

@@ -29,6 +29,7 @@ class KioskSettings(CommonSettings):
         default=1.0, ge=0, description="Extra wait past a device's own timeout before it is hung"
     )
     # Software steps: not scaled by ``speed``.
+    chip_timeout_s: float = Field(default=2.0, gt=0, description="Chip read and authentication")
     verify_timeout_s: float = Field(default=5.0, gt=0, description="Face verification CPU budget")
     barcode_decode_timeout_s: float = Field(
         default=3.0, gt=0, description="CPU budget to decode the scanned barcode images"

@@ -33,6 +33,8 @@ def integrity_reasons(request: ClearanceRequest) -> list[ReasonCode]:
     checks = [
         (not doc.check_digits_valid, ReasonCode.DOCUMENT_INVALID),
         (doc.chip_authenticated is False, ReasonCode.DOCUMENT_INVALID),
+        # An e-gate takes only a chip it could read and authenticate; anything less is doubt.
+        (doc.chip_authenticated is None, ReasonCode.CHIP_UNREADABLE),
         (not face.matched, ReasonCode.FACE_MISMATCH),
         (face.liveness == "failed", ReasonCode.LIVENESS_FAILED),
     ]

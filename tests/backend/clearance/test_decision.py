@@ -117,9 +117,11 @@ def test_a_gathering_problem_refers_even_when_the_policy_admits(engine: PolicyEn
     assert decision.scheme == "transit-240h"  # the scheme that came closest, for the officer
 
 
-def test_no_chip_read_is_not_by_itself_a_reason(engine: PolicyEngine) -> None:
+def test_a_chip_not_read_refers_whatever_the_policy_says(engine: PolicyEngine) -> None:
     req = request(document={"chip_authenticated": None})
-    assert decide(req, facts(req), engine).outcome is Outcome.ADMIT
+    decision = decide(req, facts(req), engine)
+    assert decision.outcome is Outcome.REFER
+    assert decision.reasons == [ReasonCode.CHIP_UNREADABLE]
 
 
 def test_expiry_is_judged_on_the_arrival_date_in_china_standard_time(
