@@ -198,5 +198,58 @@ def policy_check(
         typer.echo(f"refer ({scheme}): {texts}")
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[
+        str, typer.Argument(help="A scenario file (JSON or YAML) or a shipped scenario's name")
+    ],
+    policy: Annotated[
+        str,
+        typer.Option(
+            help="static, reactive, erlang, bordergate, clairvoyant, or all (side by side)"
+        ),
+    ] = "all",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only one JSON object per policy, one a line")
+    ] = False,
+    plot: Annotated[
+        str | None, typer.Option(help="Write a PNG: one panel column per policy")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed")] = None,
+) -> None:
+    """Simulate a hall's day (SimPy) under staffing policies. Exit 2 for a bad scenario."""
+    from pathlib import Path
+
+    from queue_monitor.planning.report import METRIC_KEYS, metrics
+    from queue_monitor.planning.report import plot as plot_results
+    from queue_monitor.planning.runner import policy_names, run_policies
+    from queue_monitor.planning.scenario import ScenarioError, load_scenario
+
+    def fail(message: str) -> typer.Exit:
+        typer.echo(f"bordergate simulate: {message}", err=True)
+        return typer.Exit(2)
+
+    try:
+        names = policy_names(policy)
+        loaded = load_scenario(scenario)
+    except (ScenarioError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    results = run_policies(loaded, names, seed)
+    rows = [metrics(r) for r in results]
+    if plot:
+        plot_results(results, Path(plot))
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    used_seed = loaded.seed if seed is None else seed
+    typer.echo(f"{loaded.name} ({loaded.hall}, {loaded.hours:g} h, seed {used_seed})")
+    typer.echo("  ".join(f"{k}" for k in METRIC_KEYS))
+    for row in rows:
+        typer.echo("  ".join(str(row[k]) for k in METRIC_KEYS))
+    if plot:
+        typer.echo(f"plot written to {plot}")
+
+
 if __name__ == "__main__":
     app()
