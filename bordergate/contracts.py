@@ -83,6 +83,37 @@ def clearance_counts_key(hall: Hall) -> str:
     return f"{PREFIX}:clearance-counts:{hall}"
 
 
+def arrivals_key(hall: Hall) -> str:
+    """Hash of travellers entering one hall per minute, kept by the queue monitors.
+
+    Field = the minute (epoch seconds of the ``queue.joined`` event's ``at`` // 60), value = how
+    many travellers joined the queue in it (each traveller counted once, exactly once across
+    monitors); fields older than two hours are trimmed.
+    """
+    return f"{PREFIX}:arrivals:{hall}"
+
+
+def hall_config_key(hall: Hall) -> str:
+    """JSON overriding the queue monitors' configured hall (installed lanes, officers on duty,
+    service times, shares, delays): a partial object, merged over the monitors' settings."""
+    return f"{PREFIX}:hall-config:{hall}"
+
+
+def controller_lease_key(hall: Hall) -> str:
+    """Leader lease of one hall's lane controller (SET NX PX): only its holder decides."""
+    return f"{PREFIX}:controller-lease:{hall}"
+
+
+def active_alerts_key(hall: Hall) -> str:
+    """Hash of alert kind -> the raised ``Alert`` event JSON, for the alerts now in force."""
+    return f"{PREFIX}:alerts-active:{hall}"
+
+
+def lane_decision_key(hall: Hall) -> str:
+    """Latest ``LaneDecisionSummary`` JSON of one hall, written by its lane controller."""
+    return f"{PREFIX}:lane-decision:{hall}"
+
+
 class Hall(StrEnum):
     AIRPORT = "airport"
     CRUISE = "cruise"
@@ -240,6 +271,56 @@ class ScheduledArrival(BaseModel):
     def arrival_id(self) -> str:
         """Stable per flight or ship call: the same call posted again replaces itself."""
         return f"{self.kind}:{self.ref}:{self.at.astimezone(UTC):%Y-%m-%d}"
+
+
+LaneType = Literal["egate", "officer"]
+LaneStatus = Literal["open", "opening", "closing", "closed"]
+
+
+class LaneState(BaseModel):
+    """One lane of a hall, as the lane controller keeps it at ``lane_state_key(hall)``.
+
+    ``opening``: ordered open, ready to serve at ``ready_at``; ``open``: serving, may be closed
+    from ``closable_at`` (ready + minimum open time); ``closing``: ordered closed, finishing its
+    traveller; ``closed``. ``since``: when the lane entered its status.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lane_id: str
+    hall: Hall
+    lane_type: LaneType
+    status: LaneStatus
+    since: AwareDatetime
+    ready_at: AwareDatetime | None = None
+    closable_at: AwareDatetime | None = None
+
+
+class LaneDecisionSummary(BaseModel):
+    """The lane controller's latest decision for one hall (for the manager dashboard)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hall: Hall
+    at: AwareDatetime
+    decided_by: str
+    share_next_hour_now: float | None = Field(
+        description="Forecast share of the next hour's travellers within the target, lanes now"
+    )
+    share_next_hour_planned: float | None = Field(description="The same with the planned lanes")
+    arrival_scale: float = Field(description="Factor applied to the schedule's forecast")
+    planned_officer_lanes: list[int] = Field(description="Per minute from ``at``")
+    egate_share: float
+    officers_available: int
+    lanes: dict[str, int] = Field(description="``<lane_type>:<status>`` -> count")
+    queue_length: int
+    oldest_wait_s: float
+    arrivals_last_hour: int = Field(
+        description="Travellers who joined the queue in the 60 complete minutes before ``at``"
+    )
+    commands: int = Field(description="Lane commands issued by this decision")
+    alerts: list[str] = Field(description="Alert kinds in force")
+    decide_ms: float
 
 
 class WaitStats(BaseModel):

@@ -1,16 +1,19 @@
 """The queue monitor service: consume events, publish wait statistics and a heartbeat.
 
-``QueueMonitor(redis, settings).run(stop)`` runs two loops until ``stop`` is set:
+``QueueMonitor(redis, settings).run(stop)`` runs three loops until ``stop`` is set:
 
 - consume: read the streams through the group and apply each event to the shared state
   (``consumer`` / ``store``);
 - publish: every ``stats_interval_s``, for each hall compute ``WaitStats`` from the shared
   samples, SET it at ``wait_stats_key(hall)`` and PUBLISH ``{"kind": "wait_stats", "data": ...}``
-  on ``CHANNEL_LIVE``; and SET the monitor's ``DeviceHeartbeat`` with a TTL.
+  on ``CHANNEL_LIVE``; and SET the monitor's ``DeviceHeartbeat`` with a TTL;
+- control (``control_enabled``): every ``decision_interval_s``, the lane controller
+  (``queue_monitor.control.LaneController``) decides the lanes of each hall whose lease this
+  monitor holds, and publishes lane commands, alerts and the decision summary.
 
 Every monitor publishes the same numbers (they read the same shared samples), so running several
-is harmless. A Redis error is logged and retried with exponential back-off; neither loop ends
-before ``stop``.
+is harmless; per hall only the lease holder issues lane commands and alerts. A Redis error is
+logged and retried with exponential back-off; no loop ends before ``stop``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bordergate.contracts import (
 from bordergate.logging import configure_logging
 from bordergate.redis_conn import open_redis
 from queue_monitor.consumer import StreamConsumer
+from queue_monitor.control import HallOutcome, LaneController
 from queue_monitor.settings import MonitorSettings
 from queue_monitor.store import SharedWaitState
 
@@ -75,6 +79,7 @@ class QueueMonitor:
         self.settings = settings
         self.state = SharedWaitState(redis, settings)
         self.consumer = StreamConsumer(redis, settings, self.state)
+        self.controller = LaneController(redis, settings, self.state)
         self._last_error: str | None = None
 
     @property
@@ -84,11 +89,16 @@ class QueueMonitor:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume and publish until ``stop`` is set; returns within about ``block_ms``."""
         log.info("monitor_started", consumer=self.name)
+        loops = [self._consume_loop(stop), self._publish_loop(stop)]
+        if self.settings.control_enabled:
+            loops.append(self._control_loop(stop))
         try:
-            await asyncio.gather(self._consume_loop(stop), self._publish_loop(stop))
+            await asyncio.gather(*loops)
         finally:
             with contextlib.suppress(Exception):  # best effort: the TTL removes it anyway
                 await self.redis.delete(heartbeat_key("monitor", self.name))
+            with contextlib.suppress(Exception):  # best effort: the leases expire anyway
+                await self.controller.release_leases()
             log.info("monitor_stopped", consumer=self.name, counts=dict(self.consumer.counts))
 
     async def process_available(self) -> int:
@@ -111,6 +121,10 @@ class QueueMonitor:
             published.append(stats)
         await self.heartbeat()
         return published
+
+    async def control_once(self, now: datetime | None = None) -> list[HallOutcome]:
+        """One lane-control decision for every hall whose lease this monitor holds or takes."""
+        return await self.controller.step(now)
 
     async def heartbeat(self) -> None:
         beat = DeviceHeartbeat(
@@ -152,6 +166,22 @@ class QueueMonitor:
                 backoff = min(backoff * 2, self.settings.backoff_max_s)
             else:
                 backoff = _BACKOFF_START_S
+            await _sleep_or_stop(stop, delay)
+
+    async def _control_loop(self, stop: asyncio.Event) -> None:
+        backoff = _BACKOFF_START_S
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            started = loop.time()
+            try:
+                await self.control_once()
+            except Exception as exc:  # Redis down, a bug: log, back off, never end the loop
+                log.warning("control_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                delay = min(backoff, self.settings.decision_interval_s)
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+            else:
+                backoff = _BACKOFF_START_S
+                delay = max(0.0, self.settings.decision_interval_s - (loop.time() - started))
             await _sleep_or_stop(stop, delay)
 
 

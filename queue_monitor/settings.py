@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from bordergate.contracts import Hall
 from bordergate.settings import CommonSettings
+from queue_monitor.hall_config import DEFAULT_HALLS, HallConfig, complete_halls
 
 
 def default_consumer_name() -> str:
@@ -90,3 +92,40 @@ class MonitorSettings(CommonSettings):
     backoff_max_s: float = Field(
         default=5.0, gt=0, description="Longest pause between retries while Redis fails."
     )
+
+    # ---- lane control -------------------------------------------------------------------------
+    halls: dict[Hall, HallConfig] = Field(
+        default_factory=lambda: dict(DEFAULT_HALLS),
+        description=(
+            "Per hall: installed lanes, officers on duty, service times, shares, delays (JSON; "
+            "halls and fields left out keep their defaults). A manager's console may override "
+            "them at run time at hall_config_key(hall)."
+        ),
+    )
+    control_enabled: bool = Field(
+        default=True, description="Run the lane controller (forecast, lane commands, alerts)."
+    )
+    decision_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often the lane controller decides (real time).",
+    )
+    lease_ttl_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "How long a hall's controller lease lasts unless renewed (default 2.5 decision "
+            "intervals): how soon another monitor takes over from one that died."
+        ),
+    )
+
+    @field_validator("halls", mode="before")
+    @classmethod
+    def _complete_halls(cls, value: Any) -> dict[Hall, HallConfig]:
+        return complete_halls(value)
+
+    @property
+    def lease_ttl_ms(self) -> int:
+        ttl = self.lease_ttl_s if self.lease_ttl_s is not None else 2.5 * self.decision_interval_s
+        return max(1, round(ttl * 1000))

@@ -18,6 +18,9 @@ Per hall (keys in ``bordergate.contracts``):
 - ``queue_waiting_key(hall)``: travellers joined and not yet served (``waiting_now``).
 - ``wait_samples_key(hall)``: one member per paired traveller, score = served time.
 - ``clearance_counts_key(hall)``: outcome and reason counters.
+- ``arrivals_key(hall)``: travellers entering the queue per minute (field = epoch minute of the
+  joined event), incremented in the joined event's transaction when the visit is first seen
+  joining (a second joined of the same visit is not counted); trimmed to ``ARRIVALS_KEEP_MIN``.
 
 Only WATCH/MULTI is used (no Lua), so the embedded fakeredis needs no Lua runtime. The keys of one
 transaction span several hash slots: on Redis Cluster they would need a common hash tag.
@@ -43,6 +46,7 @@ from bordergate.contracts import (
     QueueJoined,
     QueueServed,
     WaitStats,
+    arrivals_key,
     clearance_counts_key,
     processed_key,
     queue_visit_key,
@@ -55,6 +59,8 @@ from queue_monitor.waits import summarize
 log = structlog.get_logger("queue_monitor.store")
 
 MAX_TRANSACTION_ATTEMPTS = 50
+ARRIVALS_KEEP_MIN = 120  # minutes of per-minute arrival counts kept (the controller reads 60)
+ARRIVALS_TTL_S = 3 * 3600  # the whole hash expires when a hall sees nobody for this long
 
 
 class Applied(StrEnum):
@@ -147,6 +153,10 @@ class SharedWaitState:
             return Applied.IGNORED
         if "joined_at" in state:  # a second joined of the same visit: keep the earliest
             at = min(at, float(state["joined_at"]))
+        else:  # the traveller entering the hall: counted once per visit
+            arrivals = arrivals_key(event.hall)
+            pipe.hincrby(arrivals, str(int(at // 60)), 1)
+            pipe.expire(arrivals, ARRIVALS_TTL_S)
         if "served_at" in state:
             self._pair(pipe, event.hall, event.traveller_ref, visit, at, float(state["served_at"]))
             return Applied.PAIRED
@@ -250,6 +260,11 @@ class SharedWaitState:
         )
         return [sample_wait(_text(cast(bytes | str, m))) for m in members]
 
+    async def window_waits_between(self, hall: Hall, start: float, end: float) -> list[float]:
+        """The waits of the samples with ``start < served time <= end`` (epoch s)."""
+        members = await self._redis.zrangebyscore(wait_samples_key(hall), f"({start!r}", repr(end))
+        return [sample_wait(_text(cast(bytes | str, m))) for m in members]
+
     async def waiting_now(self, hall: Hall) -> int:
         count: int = await self._redis.zcard(queue_waiting_key(hall))
         return count
@@ -261,6 +276,35 @@ class SharedWaitState:
             pipe.zremrangebyscore(queue_waiting_key(hall), "-inf", end - self._settings.visit_ttl_s)
             await pipe.execute()
 
+    async def waiting_since(self, hall: Hall, since: float) -> tuple[int, float | None]:
+        """Travellers waiting who joined at or after ``since`` (epoch s), and the joined time of
+        the longest waiting of them (None if none)."""
+        key = queue_waiting_key(hall)
+        count: int = await self._redis.zcount(key, repr(since), "+inf")
+        first = await self._redis.zrangebyscore(
+            key, repr(since), "+inf", start=0, num=1, withscores=True
+        )
+        return count, (float(first[0][1]) if first else None)
+
+    async def arrivals_per_minute(self, hall: Hall, end_minute: int, minutes: int) -> list[int]:
+        """Travellers who joined in each minute ``end_minute - minutes <= m < end_minute``
+        (epoch minutes), oldest first; 0 for minutes without any."""
+        fields = [str(m) for m in range(end_minute - minutes, end_minute)]
+        if not fields:
+            return []
+        values = await self._redis.hmget(arrivals_key(hall), fields)
+        return [int(v) if v is not None else 0 for v in values]
+
+    async def trim_arrivals(self, hall: Hall) -> None:
+        """Drop per-minute arrival counts older than ``ARRIVALS_KEEP_MIN`` before the newest."""
+        key = arrivals_key(hall)
+        minutes = [int(_text(f)) for f in await self._redis.hkeys(key)]
+        if not minutes:
+            return
+        old = [str(m) for m in minutes if m < max(minutes) - ARRIVALS_KEEP_MIN]
+        if old:
+            await self._redis.hdel(key, *old)
+
     async def compute_stats(self, hall: Hall, now: datetime | None = None) -> WaitStats:
         """The hall's current ``WaitStats`` from the shared samples (trims old state as it goes)."""
         now = now or datetime.now(UTC)
@@ -269,6 +313,7 @@ class SharedWaitState:
         if end is not None:
             await self.trim(hall, end)
             waits = await self.window_waits(hall, end)
+        await self.trim_arrivals(hall)
         summary = summarize(waits, self._settings.target_wait_s)
         return WaitStats(
             hall=hall,
