@@ -21,10 +21,11 @@ import structlog
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
+from backend.journey.flights import default_registry
 from backend.server import build_server
 from backend.settings import BackendSettings
 from bordergate.contracts import Hall
-from bordergate.demo_feeds import cruise_manifests, post_feeds, visa_entries
+from bordergate.demo_feeds import cruise_manifests, hall_schedule, post_feeds, visa_entries
 from bordergate.redis_conn import new_embedded_server, open_redis
 from hardware_mocks.crowd import HallCrowd, PresetTravellers
 from hardware_mocks.travellers import TravellerFactory
@@ -115,14 +116,18 @@ async def _prepare_halls(options: DemoOptions, base_url: str) -> dict[Hall, Hall
     crowds: dict[Hall, HallCrowd] = {}
     manifests: list[dict[str, Any]] = []
     visas: list[dict[str, Any]] = []
+    schedule: list[dict[str, Any]] = []
     ship_arrival = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
     for hall in Hall:
         factory = TravellerFactory(seed=options.seed, hall=hall)
         preset = factory.generate(options.preset_travellers)
         if hall is Hall.CRUISE:
             manifests += cruise_manifests(preset, ship_arrival)
+            schedule += hall_schedule(preset, [], ship_arrival, options.seed)
         else:
             visas += visa_entries(preset, factory.today)
+            today = default_registry().flights_on(factory.today)
+            schedule += hall_schedule(preset, today, ship_arrival, options.seed)
         crowds[hall] = HallCrowd(
             hall,
             PresetTravellers(preset, factory),
@@ -130,8 +135,10 @@ async def _prepare_halls(options: DemoOptions, base_url: str) -> dict[Hall, Hall
             speed=options.speed,
             seed=options.seed,
         )
-    await post_feeds(base_url, manifests, visas)
-    log.info("demo.feeds_posted", manifests=len(manifests), visas=len(visas))
+    await post_feeds(base_url, manifests, visas, schedule)
+    log.info(
+        "demo.feeds_posted", manifests=len(manifests), visas=len(visas), schedule=len(schedule)
+    )
     return crowds
 
 

@@ -7,6 +7,7 @@ advance and posts them through the backend's own API, as the real feeds would.
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -14,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from hardware_mocks.travellers import CRUISE_SHIPS, Traveller
+from backend.journey.flights import ScheduledFlight
+from hardware_mocks.travellers import CRUISE_SHIPS, PORT_AIRPORT, Traveller
 
 DEMO_AGENCY_LICENCE = "L-TJ-CJ00001"  # in backend/cruise/data/agencies.yaml
 SHIP_NAMES = dict(CRUISE_SHIPS)
@@ -76,11 +78,58 @@ def visa_entries(travellers: Sequence[Traveller], today: date) -> list[dict[str,
     ]
 
 
+def hall_schedule(
+    travellers: Sequence[Traveller],
+    flights: Sequence[ScheduledFlight],
+    ship_arrival: datetime,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """What the airport and port operators tell the queue monitor to expect: today's inbound
+    flights at TSN, and the ships whose passengers are the demo's cruise travellers."""
+    rng = random.Random(seed)
+    schedule: list[dict[str, Any]] = [
+        {
+            "kind": "flight",
+            "ref": f.flight,
+            "hall": "airport",
+            "at": f.arrival.isoformat(),
+            "passengers": rng.randint(120, 320),
+            "egate_share": 0.45,
+        }
+        for f in flights
+        if f.destination == PORT_AIRPORT
+    ]
+    on_ship: dict[str, int] = defaultdict(int)
+    for t in travellers:
+        if t.ship:
+            on_ship[t.ship] += 1
+    schedule += [
+        {
+            "kind": "ship",
+            "ref": ship,
+            "hall": "cruise",
+            "at": ship_arrival.isoformat(),
+            "passengers": count,
+            "egate_share": 0.55,
+            "disembark_per_min": 30,
+        }
+        for ship, count in sorted(on_ship.items())
+    ]
+    return schedule
+
+
 async def post_feeds(
-    base_url: str, manifests: Sequence[dict[str, Any]], visas: Sequence[dict[str, Any]]
+    base_url: str,
+    manifests: Sequence[dict[str, Any]],
+    visas: Sequence[dict[str, Any]],
+    schedule: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """POST each manifest and visa; a refusal is an error in the demo's own data."""
+    """POST each manifest and visa, and the schedule; a refusal is an error in the demo's data."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        if schedule:
+            response = await client.post("/v1/schedules", json={"arrivals": list(schedule)})
+            if response.status_code >= 300:
+                raise RuntimeError(f"/v1/schedules refused demo data: {response.text[:300]}")
         for path, bodies in (("/v1/manifests", manifests), ("/v1/registry/visas", visas)):
             for body in bodies:
                 response = await client.post(path, json=body)
