@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import structlog
 from redis.asyncio import Redis
@@ -73,10 +73,17 @@ from queue_monitor.lanes import (
     reconcile,
 )
 from queue_monitor.planning import controller as planning
-from queue_monitor.planning.controller import ControlDecision, ControllerConfig, HallSnapshot
+from queue_monitor.planning.controller import (
+    AlertKind,
+    ControlDecision,
+    ControllerConfig,
+    HallSnapshot,
+)
 from queue_monitor.schedule import arrival_waves, read_arrivals, weighted_egate_share
 from queue_monitor.settings import MonitorSettings
 from queue_monitor.store import SharedWaitState
+
+ALERT_KINDS: frozenset[str] = frozenset(get_args(AlertKind))
 
 log = structlog.get_logger("queue_monitor.control")
 
@@ -381,6 +388,8 @@ class LaneController:
         officer_queue = inputs.queue_length - egate_queue
         snapshot = HallSnapshot(
             **inputs.snapshot_base,
+            # Kinds already raised clear only with margin (hysteresis), as in the simulator.
+            active_alerts=tuple(cast(AlertKind, k) for k in active if k in ALERT_KINDS),
             egate=lane_group(
                 lanes,
                 "egate",

@@ -21,16 +21,22 @@ How it decides
    service rate (``utilisation``), respecting the opening delay (new lanes only from
    ``now + open_delay``) and the minimum open time: just in time, plus the lanes the work at
    hand keeps busy for their whole minimum open time (so no late burst of lanes that then sit
-   idle). Lanes needed before the *next* decision
-   could have them ready are opened now; lanes not needed until then (plus ``close_hold_min``)
-   and past their minimum open time are closed.
-4. **Alerts**: ``forecast-at-risk`` (warning) when, with only the lanes now open or opening, the
-   forecast share within 25 minutes of the travellers arriving in the next hour is under 95%,
-   with how many more officers are needed and from when; ``capacity-insufficient`` (critical)
-   when even every installed lane and officer on duty cannot keep some hour of the horizon at
-   95%, with the officers missing and when the first traveller passes 25 minutes;
-   ``measured-wait-exceeded`` (critical) when under 95% of the waits measured in the last hour
-   were within 25 minutes, or someone now waiting has passed 25 minutes.
+   idle). The lanes open now serve until a new lane could be ready (the waiting queue is placed
+   at the minutes the hall's recent arrivals came in). Lanes for the mean need until the
+   *next* decision could have lanes ready are opened now (on a ramp the plan's deadline slack
+   absorbs the difference); lanes not needed from then until ``close_hold_min`` after it, past
+   their minimum open time, not kept busy by the queue at hand until the next decision and not
+   needed back soon once closed, are closed.
+4. **Alerts** (meaningful ones: at least ``alert_min_travellers`` affected, and a kind in force
+   (``HallSnapshot.active_alerts``) clears only at ``alert_clear_share``, so it does not flap):
+   ``capacity-insufficient`` (critical) when the officers on duty are too few for the plan and
+   even every installed lane and officer cannot keep some hour of the horizon at 95%, with the
+   officers missing and when the first traveller passes 25 minutes; ``forecast-at-risk``
+   (warning) when even the planned lanes leave the next hour under 95% (officers missing, or
+   lanes that cannot be ready in time), not when the lanes open now fall short (opening lanes
+   is the controller's job); ``measured-wait-exceeded`` (critical) when under 95% of the waits
+   measured in the last hour were within 25 minutes, or enough people are waiting over 25
+   minutes now (one straggler is not an alert).
 
 A decision is a statement of the current need, not an event: the caller raises an alert when
 its kind appears and clears it when it disappears (the simulator counts alert episodes so).
@@ -48,7 +54,7 @@ import numpy.typing as npt
 
 from queue_monitor.planning.arrivals import Wave, expected_per_minute
 from queue_monitor.planning.forecast import HallProjection, QueueState, project_hall
-from queue_monitor.planning.lane_plan import plan_lanes
+from queue_monitor.planning.lane_plan import LanePlan, plan_lanes
 from queue_monitor.planning.scenario import ArrivalWave, LaneType
 from queue_monitor.waits import share_within
 
@@ -106,6 +112,7 @@ class HallSnapshot:
     schedule: tuple[ArrivalWave, ...]  # the forecast: flights and ships with counts
     arrivals_per_min: tuple[int, ...] = ()  # travellers entering the hall, last minutes, oldest
     recent_waits_s: tuple[float, ...] = ()  # waits completed in the last hour
+    active_alerts: tuple[AlertKind, ...] = ()  # kinds in force from earlier decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +157,17 @@ class ControlDecision:
 class ControllerConfig:
     target_wait_min: float = 25.0
     target_share: float = 0.95
-    plan_wait_min: float = 22.0
-    utilisation: float = 0.97
+    plan_wait_min: float = 24.0
+    utilisation: float = 1.0
     horizon_min: int = 180
     decision_interval_min: float = 5.0
     alert_window_min: int = 60
     close_hold_min: float = 10.0
-    scale_credibility: float = 150.0  # forecast travellers in the last hour for full weight
+    scale_credibility: float = 400.0  # forecast travellers in the last hour for full weight
     max_scale: float = 2.0
+    alert_min_travellers: float = 10.0  # fewer over the target is a straggler, not an alert
+    alert_min_samples: int = 20  # measured waits needed to judge the measured share
+    alert_clear_share: float = 0.97  # a kind in force clears only at this share (hysteresis)
 
 
 def minutes_between(a: datetime, b: datetime) -> float:
@@ -221,6 +231,24 @@ def worst_window_share(
     return worst, where
 
 
+def busy_lanes(arrivals: FloatArray, state: QueueState, rate: float, minutes: int) -> int:
+    """Lanes the queue and the arrivals keep busy for each of the next ``minutes`` minutes."""
+    if minutes <= 0:
+        return 0
+    work = state.length + np.cumsum(arrivals[:minutes])
+    span = np.arange(1, work.shape[0] + 1, dtype=np.float64) * rate
+    return int(max(0.0, float((work / span).min())) + 1e-9)
+
+
+def waiting_over_target(group: LaneGroup, target_min: float) -> float:
+    """About how many of those waiting now have waited over the target: the queue spread evenly
+    over the oldest one's wait (one straggler over it counts for little)."""
+    oldest = group.oldest_wait_s / 60.0
+    if group.queue_length <= 0 or oldest <= target_min:
+        return 0.0
+    return max(1.0, group.queue_length * (oldest - target_min) / oldest)
+
+
 def _clock(now: datetime, minutes: float) -> str:
     return (now + timedelta(minutes=minutes)).strftime("%H:%M")
 
@@ -242,8 +270,14 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
     officer_in = total * (1.0 - p.egate_share)
     egate_rate = 60.0 / p.egate_service_s * cfg.utilisation
     officer_rate = 60.0 / officer_mean_service_s(p) * cfg.utilisation
-    egate_state = QueueState(snapshot.egate.queue_length, snapshot.egate.oldest_wait_s / 60.0)
-    officer_state = QueueState(snapshot.officer.queue_length, snapshot.officer.oldest_wait_s / 60.0)
+    # The waiting travellers came in with the hall's recent arrivals (FIFO: the last ones).
+    recent = tuple(float(a) for a in snapshot.arrivals_per_min)
+    egate_state = QueueState(
+        snapshot.egate.queue_length, snapshot.egate.oldest_wait_s / 60.0, recent
+    )
+    officer_state = QueueState(
+        snapshot.officer.queue_length, snapshot.officer.oldest_wait_s / 60.0, recent
+    )
     commands: list[LaneCommand] = []
 
     # E-gates: all installed whenever e-gate travellers are expected soon or are waiting.
@@ -295,21 +329,35 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
     )
     pre = e_proj_pre.egate.pre
     officer_all_in = officer_in + p.egate_fallback_share * e_proj_pre.egate.served[pre:]
-    plan = plan_lanes(
-        officer_all_in,
-        officer_state,
-        o_committed,
-        o_locked,
-        max_lanes,
-        officer_rate,
-        cfg.plan_wait_min,
-        p.open_delay_min,
-        p.min_open_min,
-    )
+
+    # The lanes open (or opening) now serve until a lane ordered now could be ready: closing one
+    # before then cannot be undone before then, so the plan keeps them; otherwise the fluid
+    # plan would defer their work past the opening delay and ask for more lanes than the
+    # steady state needs there (and the controller would open them: a ratchet).
+    def officer_plan(close: int) -> LanePlan:
+        committed = o_committed - close
+        floor = np.zeros(horizon, dtype=np.int64)
+        floor[:delay] = committed[:delay]
+        return plan_lanes(
+            officer_all_in,
+            officer_state,
+            committed,
+            o_locked,
+            max_lanes,
+            officer_rate,
+            cfg.plan_wait_min,
+            p.open_delay_min,
+            p.min_open_min,
+            floor=floor,
+        )
+
+    plan = officer_plan(0)
     active = snapshot.officer.count("open", "opening")
     busy = snapshot.officer.count("open", "opening", "closing")
-    window_end = min(horizon, delay + interval + 1)
-    need_soon = int(plan.lanes[delay:window_end].max()) if window_end > delay else 0
+    window_end = min(horizon, delay + interval)
+    need_soon = (
+        math.ceil(float(plan.lanes[delay:window_end].mean()) - 1e-9) if window_end > delay else 0
+    )
     free_desks = max(0, min(max_lanes, snapshot.officer.installed) - busy)
     n_open = min(max(0, need_soon - int(o_committed[min(delay, horizon - 1)])), free_desks)
     if n_open > 0:
@@ -322,22 +370,33 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
                 f" to serve everyone within {cfg.plan_wait_min:g} min",
             )
         )
+    # Close the lanes the plan does not need from when a closed lane could be back (the
+    # delay) until after the next decision plus ``close_hold_min``, provided the plan
+    # without them (they stop serving now) still does not need them back in that time.
+    keep_from = min(delay, horizon - 1)
     keep_until = min(horizon, delay + interval + math.ceil(cfg.close_hold_min) + 1)
-    keep = int(plan.lanes[:keep_until].max())
+    keep = int(plan.lanes[keep_from:keep_until].max())
     if n_open == 0 and active > keep:
         closable = sum(
             1
             for lane in snapshot.officer.lanes
             if lane.status == "open" and lane.closable_at <= now
         )
-        n_close = min(active - keep, closable)
+        busy_now = busy_lanes(officer_all_in, officer_state, officer_rate, delay + interval)
+        n_close = min(active - max(keep, busy_now), closable)
+        while n_close > 0:
+            without = officer_plan(n_close)
+            if int(without.lanes[keep_from:keep_until].max()) <= active - n_close:
+                break
+            n_close -= 1
         if n_close > 0:
             commands.append(
                 LaneCommand(
                     "officer",
                     "close",
                     n_close,
-                    f"forecast needs only {keep} officer lanes until {_clock(now, keep_until)}",
+                    f"forecast needs only {active - n_close} officer lanes until"
+                    f" {_clock(now, keep_until)}",
                 )
             )
 
@@ -368,26 +427,20 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
     share_now = as_is.share_within(target, 0, window)
     share_planned = planned.share_within(target, 0, window)
     alerts: list[Alert] = []
-    if share_now < cfg.target_share:
-        short = np.nonzero(plan.lanes > o_committed)[0]
-        start = int(short[0]) if short.shape[0] else 0
-        extra = int(max(0, int((plan.lanes - o_committed)[: window + int(target)].max())))
-        alerts.append(
-            Alert(
-                "forecast-at-risk",
-                "warning",
-                f"{snapshot.hall}: with the lanes now open, {share_now:.0%} of the next hour's"
-                f" travellers would wait <= {target:g} min; {extra} more officer(s) needed"
-                f" from {_clock(now, start)}",
-                extra_officers=extra,
-                from_time=now + timedelta(minutes=start),
-            )
-        )
-    worst, where = worst_window_share(planned, target, window, horizon)
-    if worst < cfg.target_share:
-        breach = planned.first_breach(target)
-        missing = 0
-        if not plan.feasible:
+    in_force = set(snapshot.active_alerts)
+
+    def at_risk(kind: AlertKind, share: float, over: float) -> bool:
+        """Raise under ``target_share`` with enough travellers over the target; keep a kind in
+        force until its share is back at ``alert_clear_share`` (hysteresis)."""
+        if kind in in_force:
+            return share < cfg.alert_clear_share and over >= 1.0
+        return share < cfg.target_share and over >= cfg.alert_min_travellers
+
+    missing: int | None = None
+
+    def officers_missing() -> int:
+        nonlocal missing
+        if missing is None:
             unbounded = plan_lanes(
                 officer_all_in,
                 officer_state,
@@ -400,6 +453,13 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
                 p.min_open_min,
             )
             missing = max(0, int(unbounded.lanes.max()) - max_lanes)
+        return missing
+
+    # Officers short: even every officer on duty cannot keep some hour of the horizon at 95%.
+    worst, where = worst_window_share(planned, target, window, horizon)
+    worst_over = planned.travellers_over(target, where, where + window)
+    if not plan.feasible and at_risk("capacity-insufficient", worst, worst_over):
+        breach = planned.first_breach(target)
         at = breach if breach is not None else where
         alerts.append(
             Alert(
@@ -408,23 +468,64 @@ def decide(snapshot: HallSnapshot, config: ControllerConfig | None = None) -> Co
                 f"{snapshot.hall}: even with all {max_lanes} officers and"
                 f" {e_installed} e-gates, only {worst:.0%} of travellers arriving from"
                 f" {_clock(now, where)} would wait <= {target:g} min; first over"
-                f" {target:g} min at {_clock(now, at)}; {missing} more officer(s) needed",
-                extra_officers=missing,
+                f" {target:g} min at {_clock(now, at)}; {officers_missing()} more officer(s)"
+                " needed",
+                extra_officers=officers_missing(),
                 from_time=now + timedelta(minutes=at),
             )
         )
-    measured = share_within(list(snapshot.recent_waits_s), target * 60)
-    oldest = max(snapshot.egate.oldest_wait_s, snapshot.officer.oldest_wait_s)
-    if (
-        measured is not None and len(snapshot.recent_waits_s) >= 20 and measured < cfg.target_share
-    ) or oldest > target * 60:
+    # The next hour at risk even with the lanes the controller plans (not merely with the lanes
+    # open now: opening lanes is the controller's job, not an alert).
+    over_planned = planned.travellers_over(target, 0, window)
+    if at_risk("forecast-at-risk", share_planned, over_planned):
+        breach = planned.first_breach(target)
+        start = breach if breach is not None else 0
+        extra = officers_missing() if not plan.feasible else 0
+        why = (
+            f"{extra} more officer(s) needed"
+            if extra
+            else f"lanes cannot be ready sooner (opening takes {p.open_delay_min:g} min)"
+        )
+        alerts.append(
+            Alert(
+                "forecast-at-risk",
+                "warning",
+                f"{snapshot.hall}: even with the planned lanes, {share_planned:.0%} of the next"
+                f" hour's travellers would wait <= {target:g} min (about {over_planned:.0f}"
+                f" over); first over {target:g} min at {_clock(now, start)}; {why}",
+                extra_officers=extra,
+                from_time=now + timedelta(minutes=start),
+            )
+        )
+    # Measured: a meaningful share of the recent travellers over the target, or enough people
+    # waiting over it now (not one straggler).
+    waits = snapshot.recent_waits_s
+    measured = share_within(list(waits), target * 60)
+    measured_over = sum(1 for w in waits if w > target * 60)
+    waiting_over = waiting_over_target(snapshot.egate, target) + waiting_over_target(
+        snapshot.officer, target
+    )
+    enough = len(waits) >= cfg.alert_min_samples
+    raise_measured = (
+        enough
+        and measured is not None
+        and measured < cfg.target_share
+        and measured_over >= cfg.alert_min_travellers
+    ) or waiting_over >= cfg.alert_min_travellers
+    keep_measured = "measured-wait-exceeded" in in_force and (
+        (enough and measured is not None and measured < cfg.alert_clear_share)
+        or waiting_over >= 1.0
+    )
+    if raise_measured or keep_measured:
+        oldest = max(snapshot.egate.oldest_wait_s, snapshot.officer.oldest_wait_s)
         shown = "n/a" if measured is None else f"{measured:.0%}"
         alerts.append(
             Alert(
                 "measured-wait-exceeded",
                 "critical",
-                f"{snapshot.hall}: measured share within {target:g} min in the last hour"
-                f" {shown}; longest current wait {oldest / 60:.0f} min",
+                f"{snapshot.hall}: measured share within {target:g} min of the last"
+                f" {len(waits)} travellers {shown}; about {waiting_over:.0f} waiting over"
+                f" {target:g} min now (longest {oldest / 60:.0f} min)",
             )
         )
     return ControlDecision(

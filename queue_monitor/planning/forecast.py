@@ -4,9 +4,11 @@ The model is deterministic and vectorised: each lane type is one FIFO queue serv
 lanes at ``rate`` travellers per lane-minute during minute ``i``. Minute ``i`` of a grid is
 ``[i, i + 1)`` minutes after its origin. Travellers already waiting are placed at the front of the
 grid: a queue of ``q`` whose oldest member has waited ``age`` minutes becomes ``q`` arrivals spread
-evenly over the ``ceil(age)`` minutes before "now" (those minutes have no capacity). That keeps
-one rule for everyone: a traveller's wait is the time from arrival until cumulative departures
-reach their place in the cumulative arrivals (the FIFO "virtual waiting time").
+over the ``ceil(age)`` minutes before "now" (those minutes have no capacity): in proportion to
+the hall's arrivals in those minutes when they are known (``QueueState.profile``), else evenly.
+(The tail of a ship is a queue of mostly old travellers: spread evenly, most would look young.)
+That keeps one rule for everyone: a traveller's wait is the time from arrival until cumulative
+departures reach their place in the cumulative arrivals (the FIFO "virtual waiting time").
 
 ``project_hall`` chains the two queues: e-gate travellers are served at the gates, and
 ``fallback_share`` of those served join the officer queue in the same minute.
@@ -25,10 +27,16 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class QueueState:
-    """Travellers waiting now and how long the oldest of them has waited (minutes)."""
+    """Travellers waiting now and how long the oldest of them has waited (minutes).
+
+    ``profile`` (optional): the hall's arrivals in each of the minutes before now, oldest first,
+    ending with the last complete minute; the waiting travellers are spread over their minutes
+    in proportion to it (evenly where it does not reach or is all zero).
+    """
 
     length: float = 0.0
     oldest_wait_min: float = 0.0
+    profile: tuple[float, ...] = ()
 
 
 def pre_minutes(*states: QueueState) -> int:
@@ -41,8 +49,20 @@ def with_backlog(arrivals: FloatArray, state: QueueState, pre: int) -> FloatArra
     front = np.zeros(pre, dtype=np.float64)
     if state.length > 0:
         spread = max(1, min(pre, math.ceil(state.oldest_wait_min)))
-        front[pre - spread :] = state.length / spread
+        front[pre - spread :] = state.length * backlog_weights(state.profile, spread)
     return np.concatenate([front, arrivals])
+
+
+def backlog_weights(profile: tuple[float, ...], spread: int) -> FloatArray:
+    """Shares (summing to 1) of a waiting queue in each of the ``spread`` minutes before now,
+    oldest first: in proportion to ``profile``'s last ``spread`` minutes (minutes before it
+    reaches count as its mean), evenly if that is all zero."""
+    known = np.asarray(profile[-spread:], dtype=np.float64) if profile else np.zeros(0)
+    known = np.maximum(known, 0.0)
+    if known.shape[0] == 0 or float(known.sum()) <= 0.0:
+        return np.full(spread, 1.0 / spread)
+    weights = np.concatenate([np.full(spread - known.shape[0], float(known.mean())), known])
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
 def fluid_served(arrivals: FloatArray, capacity: FloatArray) -> FloatArray:
@@ -132,6 +152,16 @@ class HallProjection:
             total += float(a.sum())
             ok += float(a[w <= target_min].sum())
         return 1.0 if total <= 1e-9 else ok / total
+
+    def travellers_over(self, target_min: float, first: int, last: int) -> float:
+        """How many of the travellers counted by ``share_within`` wait over the target."""
+        total = 0.0
+        for q, weight in ((self.egate, 1.0 - self.fallback_share), (self.officer, 1.0)):
+            lo = 0 if first <= 0 else q.pre + first
+            hi = q.pre + last
+            a = q.arrivals[lo:hi] * weight
+            total += float(a[q.waits_min[lo:hi] > target_min].sum())
+        return total
 
     def first_breach(self, target_min: float) -> int | None:
         """First minute after now at which a traveller's projected wait passes the target:

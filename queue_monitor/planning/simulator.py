@@ -33,6 +33,7 @@ import simpy
 
 from queue_monitor.planning.arrivals import Wave, sample_arrival_times
 from queue_monitor.planning.controller import (
+    AlertKind,
     ControlDecision,
     HallParameters,
     HallSnapshot,
@@ -396,7 +397,7 @@ def simulate(
             (egate if t.egate else officer).join(t)
 
     alerts: list[AlertRecord] = []
-    active_kinds: dict[str, AlertRecord] = {}
+    active_kinds: dict[AlertKind, AlertRecord] = {}
 
     def control() -> Generator[simpy.Event, Any, None]:
         while True:
@@ -413,6 +414,7 @@ def simulate(
                 schedule=tuple(scenario.arrivals),
                 arrivals_per_min=tuple(int(c) for c in counts[lo:minute]),
                 recent_waits_s=tuple(recent.waits(now * 60.0)),
+                active_alerts=tuple(active_kinds),
             )
             decision = policy.decide(snapshot)
             for command in decision.commands:

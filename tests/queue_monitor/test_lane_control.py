@@ -420,3 +420,29 @@ async def test_control_disabled_runs_no_controller(redis: Redis) -> None:
 def test_alert_event_shape_round_trips() -> None:
     alert = Alert(hall=Hall.CRUISE, severity="info", kind="forecast-at-risk-cleared", message="m")
     assert decode_event({"type": alert.type, "data": alert.model_dump_json()}) == alert
+
+
+async def test_raised_alerts_are_passed_back_for_hysteresis(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The controller clears a raised kind only with margin; it can do so only if the live loop
+    # tells it which kinds are in force, as the simulator does.
+    from queue_monitor.planning import controller as planning
+
+    seen: list[tuple[str, ...]] = []
+    real_decide = planning.decide
+
+    def spy(snapshot: Any, config: Any) -> Any:
+        if snapshot.hall == "cruise":
+            seen.append(tuple(snapshot.active_alerts))
+        return real_decide(snapshot, config)
+
+    monkeypatch.setattr(planning, "decide", spy)
+    await post(redis, ship(NOW - timedelta(minutes=5)))
+    c = controller(redis)
+    await c.step(NOW)
+    await c.step(NOW + timedelta(minutes=1))
+    raised = set(await read_active_alerts(redis, Hall.CRUISE))
+    assert seen[0] == ()
+    assert raised
+    assert set(seen[1]) == raised

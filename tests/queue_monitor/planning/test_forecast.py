@@ -7,10 +7,12 @@ import pytest
 
 from queue_monitor.planning.forecast import (
     QueueState,
+    backlog_weights,
     fluid_served,
     project_hall,
     project_queue,
     virtual_waits,
+    with_backlog,
 )
 from queue_monitor.planning.lane_plan import plan_lanes
 
@@ -102,3 +104,20 @@ def test_plan_keeps_locked_lanes_and_its_own_for_min_open() -> None:
     for i in opened:
         if i + 1 >= 5:
             assert plan.lanes[i + 1 : i + 31].min() >= plan.lanes[i + 1] - plan.lanes[i] + 0
+
+
+def test_backlog_follows_the_recent_arrivals() -> None:
+    # 30 waiting, the oldest for 10 minutes; all of them came in 6-10 minutes ago (a ship's
+    # tail): they are placed there, not spread evenly over the 10 minutes.
+    recent = (0.0,) * 50 + (8.0, 8.0, 8.0, 8.0, 8.0) + (0.0,) * 5
+    old = with_backlog(np.zeros(3), QueueState(30, 10.0, recent), pre=10)
+    assert old[:10] == pytest.approx([6, 6, 6, 6, 6, 0, 0, 0, 0, 0])
+    even = with_backlog(np.zeros(3), QueueState(30, 10.0), pre=10)
+    assert even[:10] == pytest.approx([3.0] * 10)
+    assert backlog_weights((0.0, 0.0), 4) == pytest.approx([0.25] * 4)  # no arrivals: evenly
+    assert backlog_weights((2.0, 6.0), 4) == pytest.approx([0.25, 0.25, 0.125, 0.375])  # padded
+    # the old backlog is due sooner: the plan needs more lanes now
+    zeros = np.zeros(30, dtype=np.int64)
+    urgent = plan_lanes(np.zeros(30), QueueState(30, 10.0, recent), zeros, zeros, 20, 1.0, 12, 0, 0)
+    relaxed = plan_lanes(np.zeros(30), QueueState(30, 10.0), zeros, zeros, 20, 1.0, 12, 0, 0)
+    assert int(urgent.lanes[:3].sum()) > int(relaxed.lanes[:3].sum())
