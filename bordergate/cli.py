@@ -251,5 +251,34 @@ def simulate(
         typer.echo(f"plot written to {plot}")
 
 
+mrz_app = typer.Typer(
+    help="The MRZ reader: data-page images to ICAO 9303 fields.", no_args_is_help=True
+)
+app.add_typer(mrz_app, name="mrz")
+
+
+@mrz_app.command("read")
+def mrz_read(
+    images: Annotated[list[str], typer.Argument(help="Data-page images (PNG, JPEG, ...)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per image, one a line, in order")
+    ] = False,
+) -> None:
+    """Read each image's MRZ. A bad file gives valid: false with an error; the batch goes on."""
+    from kiosk.mrz.reader import read_mrz
+
+    for image in images:
+        result = read_mrz(image)
+        if as_json:
+            typer.echo(json.dumps(result.to_json(image)))
+            continue
+        status = "valid" if result.valid else "INVALID"
+        typer.echo(f"{image}: {status} {result.format or ''}".rstrip())
+        for line in result.lines:
+            typer.echo(f"  {line}")
+        for error in result.errors:
+            typer.echo(f"  error: {error}")
+
+
 if __name__ == "__main__":
     app()
