@@ -40,13 +40,15 @@ class DocumentReading:
     """What a passport reader read from the document placed on it."""
 
     mrz_lines: tuple[str, ...]
-    """The machine-readable zone, one string per line (TD3: two lines of 44 characters)."""
+    """MRZ text from a reader that reads it itself; empty when the kiosk reads ``page_image``."""
     photo: RGBImage | None
     """The document portrait (data-page photo, later the chip's DG2); None if unreadable."""
     read_at: float
     """``time.monotonic()`` when the reading completed."""
     chip: EMRTDChip | None = None
     """The document's contactless chip, reachable while the document lies on the reader."""
+    page_image: RGBImage | None = None
+    """The data page as the reader images it: the kiosk reads the MRZ from it."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

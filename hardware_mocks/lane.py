@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from hardware_mocks.barcode_scanner import MockBarcodeScanner
 from hardware_mocks.camera import MockCamera
 from hardware_mocks.chip import MockPKI, issue_chip, jpeg_from_rgb
+from hardware_mocks.document_page.samples import render_traveller_page
 from hardware_mocks.gate import MockGate
 from hardware_mocks.interfaces import LaneDevices
 from hardware_mocks.passport_reader import MockPassportReader
@@ -22,8 +25,11 @@ class MockLane:
         seed: int = 0,
         degraded_scans: bool = True,
         pki: MockPKI | None = None,
+        pages: bool = True,
     ) -> None:
         self.lane_id = lane_id
+        self.pages = pages
+        """Image each data page (the kiosk then reads its MRZ); off: hand over the MRZ text."""
         self.pki = pki
         """Issues each presented traveller's chip; without it documents have no chip."""
         self.reader = MockPassportReader(f"{lane_id}-reader", speed=speed, seed=seed)
@@ -48,7 +54,8 @@ class MockLane:
             if self.pki is not None and photo is not None:
                 chip_mrz = traveller.chip_mrz_lines or traveller.mrz_lines
                 chip = issue_chip(chip_mrz, jpeg_from_rgb(photo), self.pki)
-            self.reader.present(traveller.mrz_lines, photo, chip)
+            page = partial(render_traveller_page, traveller) if self.pages else None
+            self.reader.present(traveller.mrz_lines, photo, chip, page)
         self.camera.show(traveller.live_frame() if traveller.live_photo_path else None)
         self.scanner.present(traveller.journey_barcodes)
         self.gate.expect_traveller(will_pass=traveller.walks_away_at is None)

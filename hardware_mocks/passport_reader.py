@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from hardware_mocks._base import Fault, MockDevice
 from hardware_mocks.chip.interface import EMRTDChip
@@ -32,17 +33,27 @@ class MockPassportReader(MockDevice):
         self._mrz: tuple[str, ...] | None = None
         self._photo: RGBImage | None = None
         self._chip: EMRTDChip | None = None
+        self._page: Callable[[], RGBImage] | None = None
         self._placed = asyncio.Event()
         self._removed = asyncio.Event()
         self.reads = 0
 
     def present(
-        self, mrz_lines: tuple[str, ...], photo: RGBImage | None, chip: EMRTDChip | None = None
+        self,
+        mrz_lines: tuple[str, ...],
+        photo: RGBImage | None,
+        chip: EMRTDChip | None = None,
+        page: Callable[[], RGBImage] | None = None,
     ) -> None:
-        """A traveller holds this document; they place it after ``place_delay_s``."""
+        """A traveller holds this document; they place it after ``place_delay_s``.
+
+        With ``page`` (a renderer of the data page) the reader images the page and hands over
+        the image only, as a real imaging reader does; without it, the MRZ text itself.
+        """
         self._mrz = tuple(mrz_lines)
         self._photo = photo
         self._chip = chip
+        self._page = page
         self._placed = asyncio.Event()
         self._removed = asyncio.Event()
 
@@ -57,6 +68,7 @@ class MockPassportReader(MockDevice):
         self._mrz = None
         self._photo = None
         self._chip = None
+        self._page = None
 
     async def wait_for_document(self, timeout_s: float) -> DocumentReading | None:
         await self._check_fault()
@@ -75,6 +87,12 @@ class MockPassportReader(MockDevice):
             return None
         self.reads += 1
         photo = None if self._photo is None else self._photo.copy()
+        if self._page is not None:
+            page = await asyncio.to_thread(self._page)  # imaging the page takes a moment
+            return DocumentReading(
+                mrz_lines=(), photo=photo, read_at=time.monotonic(), chip=self._chip,
+                page_image=page,
+            )  # fmt: skip
         return DocumentReading(
             mrz_lines=self._mrz, photo=photo, read_at=time.monotonic(), chip=self._chip
         )

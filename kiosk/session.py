@@ -50,6 +50,7 @@ from kiosk.barcode import BarcodeDecodeError, decode_barcodes
 from kiosk.biometrics import FaceVerifier
 from kiosk.chip import ChipReading, MasterList, read_chip
 from kiosk.document import MRZParseError, parse_mrz
+from kiosk.mrz import read_mrz
 from kiosk.settings import KioskSettings
 
 log = structlog.get_logger(__name__)
@@ -295,11 +296,12 @@ class KioskSession:
         )
         if reading is None:
             raise _ReferralError(ReasonCode.TIMEOUT, "no document placed")
+        printed = await self._printed_mrz(reading)
         try:
-            document = parse_mrz(reading.mrz_lines, self.today)
+            document = parse_mrz(printed, self.today)
         except MRZParseError as exc:
             raise _ReferralError(ReasonCode.DOCUMENT_UNREADABLE, str(exc)) from exc
-        chip = await self._chip_step(reading)
+        chip = await self._chip_step(reading, printed)
         if chip is None:  # no chip read: the backend refers (chip-unreadable)
             return document.model_copy(update={"chip_authenticated": None}), reading.photo
         # The chip's DG1 is the identity; the printed MRZ only opened the chip.
@@ -309,14 +311,35 @@ class KioskSession:
             document = chip.document
         return document, chip.face if chip.face is not None else reading.photo
 
-    async def _chip_step(self, reading: DocumentReading) -> ChipReading | None:
+    async def _printed_mrz(self, reading: DocumentReading) -> tuple[str, ...]:
+        """The MRZ as printed: read from the page image, or as a text-reading reader gave it.
+
+        An MRZ read that is not valid is still used as read: its check digits then fail, the
+        chip does not open, and the backend refers; only no MRZ found at all is unreadable.
+        """
+        if reading.page_image is None:
+            return reading.mrz_lines
+        result = await self._guard(
+            asyncio.to_thread(read_mrz, reading.page_image, today=self.today),
+            self.settings.mrz_read_timeout_s,
+            "MRZ reading",
+        )
+        if not result.lines:
+            raise _ReferralError(ReasonCode.DOCUMENT_UNREADABLE, "; ".join(result.errors))
+        if not result.valid:
+            self._log.info("MRZ read not valid", errors=result.errors)
+        return result.lines
+
+    async def _chip_step(
+        self, reading: DocumentReading, printed: Sequence[str]
+    ) -> ChipReading | None:
         """Open the chip with the printed MRZ and authenticate it; None if it cannot be read."""
         if reading.chip is None or self.master_list is None:
             return None
         at = datetime.now(UTC)
         try:
             chip = await self._guard(
-                asyncio.to_thread(read_chip, reading.chip, reading.mrz_lines, self.master_list, at),
+                asyncio.to_thread(read_chip, reading.chip, printed, self.master_list, at),
                 self.settings.chip_timeout_s,
                 "chip",
             )

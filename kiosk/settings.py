@@ -30,6 +30,7 @@ class KioskSettings(CommonSettings):
     )
     # Software steps: not scaled by ``speed``.
     chip_timeout_s: float = Field(default=2.0, gt=0, description="Chip read and authentication")
+    mrz_read_timeout_s: float = Field(default=3.0, gt=0, description="Reading the page's MRZ")
     verify_timeout_s: float = Field(default=5.0, gt=0, description="Face verification CPU budget")
     barcode_decode_timeout_s: float = Field(
         default=3.0, gt=0, description="CPU budget to decode the scanned barcode images"

@@ -317,9 +317,42 @@ async def test_no_document_placed_times_out(
 
 
 async def test_unreadable_document(settings: KioskSettings, factory: TravellerFactory) -> None:
-    traveller = dataclasses.replace(factory.next(), mrz_lines=("P<XXX", "garbage"))
-    run = await run_session(settings, traveller, RecordingBackend().client())
+    # A page with no machine-readable zone on it (a card face down, a visa page, a blank).
+    def blank_page(lane: MockLane) -> None:
+        page = np.full((1040, 1480, 3), 235, dtype=np.uint8)
+        lane.reader.present(("P<XXX", "garbage"), None, None, page=lambda: page)
+
+    run = await run_session(
+        settings, factory.next(), RecordingBackend().client(), prepare=blank_page
+    )
     assert_referred(run, ReasonCode.DOCUMENT_UNREADABLE)
+    assert "MRZ" in run.result.detail or "mrz" in run.result.detail.lower()
+
+
+async def test_the_kiosk_reads_the_mrz_from_the_page_image_only(
+    settings: KioskSettings, factory: TravellerFactory
+) -> None:
+    traveller = factory.next()
+    backend = RecordingBackend()
+    readings = []
+
+    def spy(lane: MockLane) -> None:
+        original = lane.reader.wait_for_document
+
+        async def wait(timeout_s: float) -> Any:
+            reading = await original(timeout_s)
+            readings.append(reading)
+            return reading
+
+        lane.reader.wait_for_document = wait  # type: ignore[method-assign]
+
+    run = await run_session(settings, traveller, backend.client(), prepare=spy)
+    assert run.result.outcome is Outcome.ADMIT
+    [reading] = readings
+    assert reading.mrz_lines == ()  # no text handed over: the kiosk read the page image
+    assert reading.page_image is not None
+    sent = backend.requests[0]["document"]
+    assert sent["document_number"] == traveller.document_number
 
 
 async def test_forged_document_goes_to_backend(
