@@ -142,8 +142,8 @@ def fit_mrz_name(surname: str, given_names: str, limit: int) -> tuple[str, str]:
     secondary = mrz_name_parts(given_names)
 
     def length() -> int:
-        n = len("<".join(primary))
-        return n + (2 + len("<".join(secondary)) if secondary else 0)
+        # The MRZ generators always write the "<<" separator, given names or not.
+        return len("<".join(primary)) + 2 + len("<".join(secondary))
 
     while length() > limit and len(secondary) > 1:
         secondary.pop()
@@ -151,8 +151,8 @@ def fit_mrz_name(surname: str, given_names: str, limit: int) -> tuple[str, str]:
         secondary[-1] = secondary[-1][:-1]
         if not secondary[-1]:
             secondary.pop()
-    if length() > limit:  # the primary identifier alone is too long: cut it at the limit
-        primary = [part for part in "<".join(primary)[:limit].split("<") if part]
+    if length() > limit:  # the primary identifier alone is too long: cut it to fit with "<<"
+        primary = [part for part in "<".join(primary)[: limit - 2].split("<") if part]
     return " ".join(primary), " ".join(secondary)
 
 

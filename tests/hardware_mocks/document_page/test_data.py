@@ -49,7 +49,9 @@ def test_long_names_are_truncated_in_the_mrz_only() -> None:
     surname, given = fit_mrz_name("MEYER-LÜDENSCHEIDT", "ALEXANDER WILLIAM GEORGE", 30)
     assert surname == "MEYER LUEDENSCHEIDT"  # transliterated before fitting: Ü is UE
     assert given == "ALEXANDER"
-    assert fit_mrz_name("LÜDENSCHEIDT-SCHMIDT", "ANNA", 12) == ("LUEDENSCHEID", "")
+    # The "<<" separator is written even without given names, so it counts against the limit.
+    assert fit_mrz_name("LÜDENSCHEIDT-SCHMIDT", "ANNA", 12) == ("LUEDENSCHE", "")
+    assert fit_mrz_name("A" * 29, "", 30) == ("A" * 28, "")
     doc = PageData.build(
         kind="TD1",
         issuing_state="D",
