@@ -27,47 +27,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from asn1crypto import algos, cms, core, x509  # type: ignore[import-untyped]
+from asn1crypto import cms, x509  # type: ignore[import-untyped]
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
-"""id-icao-mrtd-security-ldsSecurityObject."""
+from bordergate.icao_lds import (
+    LDS_SECURITY_OBJECT_OID,
+    LDSSecurityObject,
+)
 
 TAG_COM = 0x60
 TAG_DG1 = 0x61
 TAG_DG2 = 0x75
 TAG_SOD = 0x77
-
-
-class DataGroupHash(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012 (asn1crypto's schema declaration)
-        ("data_group_number", core.Integer),
-        ("data_group_hash_value", core.OctetString),
-    ]
-
-
-class DataGroupHashValues(core.SequenceOf):  # type: ignore[misc]
-    _child_spec = DataGroupHash
-
-
-class LDSVersionInfo(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012
-        ("lds_version", core.PrintableString),
-        ("unicode_version", core.PrintableString),
-    ]
-
-
-class LDSSecurityObject(core.Sequence):  # type: ignore[misc]
-    """Doc 9303 part 10, section 4.6.2.2 (version 0: no ldsVersionInfo)."""
-
-    _fields = [  # noqa: RUF012
-        ("version", core.Integer),
-        ("hash_algorithm", algos.DigestAlgorithm),
-        ("data_group_hash_values", DataGroupHashValues),
-        ("lds_version_info", LDSVersionInfo, {"optional": True}),
-    ]
 
 
 def encode_length(length: int) -> bytes:

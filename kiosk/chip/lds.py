@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from asn1crypto import algos, cms, core  # type: ignore[import-untyped]
+from asn1crypto import cms  # type: ignore[import-untyped]
 from cryptography import x509
 from PIL import Image, UnidentifiedImageError
 
-LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
-"""id-icao-mrtd-security-ldsSecurityObject."""
+from bordergate.icao_lds import LDSSecurityObject
 
 _MRZ_LINE_LENGTHS = {88: 44, 72: 36, 90: 30}
 
@@ -144,33 +143,6 @@ def decode_face(image_data: bytes) -> RGBArray:
 # -- EF.SOD --------------------------------------------------------------------------------------
 
 
-class _DataGroupHash(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012 (asn1crypto's schema declaration)
-        ("data_group_number", core.Integer),
-        ("data_group_hash_value", core.OctetString),
-    ]
-
-
-class _DataGroupHashValues(core.SequenceOf):  # type: ignore[misc]
-    _child_spec = _DataGroupHash
-
-
-class _LDSVersionInfo(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012
-        ("lds_version", core.PrintableString),
-        ("unicode_version", core.PrintableString),
-    ]
-
-
-class _LDSSecurityObject(core.Sequence):  # type: ignore[misc]
-    _fields = [  # noqa: RUF012
-        ("version", core.Integer),
-        ("hash_algorithm", algos.DigestAlgorithm),
-        ("data_group_hash_values", _DataGroupHashValues),
-        ("lds_version_info", _LDSVersionInfo, {"optional": True}),
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class SecurityObject:
     """What passive authentication needs from EF.SOD."""
@@ -204,7 +176,7 @@ def parse_sod(sod: bytes) -> SecurityObject:
         if encap["content"].native is None:
             raise LDSFormatError("EF.SOD has no encapsulated content")
         econtent = bytes(encap["content"].contents)  # the octets of the OCTET STRING
-        lso = _LDSSecurityObject.load(econtent, strict=True)
+        lso = LDSSecurityObject.load(econtent, strict=True)
         dg_hashes = {
             int(item["data_group_number"].native): bytes(item["data_group_hash_value"].native)
             for item in lso["data_group_hash_values"]

@@ -39,8 +39,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from bordergate.countries import UnknownCountryError, normalize
+from bordergate.icao_lds import LDS_SECURITY_OBJECT_OID
 from kiosk.chip.lds import (
-    LDS_SECURITY_OBJECT_OID,
     LDSFormatError,
     SecurityObject,
     parse_dg1,
