@@ -37,9 +37,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import structlog
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
@@ -83,6 +84,7 @@ from queue_monitor.schedule import arrival_waves, read_arrivals, weighted_egate_
 from queue_monitor.settings import MonitorSettings
 from queue_monitor.store import SharedWaitState
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 ALERT_KINDS: frozenset[str] = frozenset(get_args(AlertKind))
 
 log = structlog.get_logger("queue_monitor.control")
@@ -137,24 +139,25 @@ async def read_lane_decision(redis: Redis, hall: Hall) -> LaneDecisionSummary | 
         return None
 
 
-def _parse_lanes(raw: Mapping[Any, Any], hall: Hall) -> dict[str, LaneState]:
-    lanes: dict[str, LaneState] = {}
-    for lane_id, value in raw.items():
+def _parse_hash(
+    raw: Mapping[Any, Any], model: type[ModelT], hall: Hall, what: str
+) -> dict[str, ModelT]:
+    """A Redis hash of JSON values as models; unreadable entries are logged and skipped."""
+    parsed: dict[str, ModelT] = {}
+    for key, value in raw.items():
         try:
-            lanes[_text(lane_id)] = LaneState.model_validate_json(value)
+            parsed[_text(key)] = model.model_validate_json(value)
         except ValueError:
-            log.warning("lane_state_unreadable", hall=str(hall), lane_id=_text(lane_id))
-    return lanes
+            log.warning(f"{what}_unreadable", hall=str(hall), key=_text(key))
+    return parsed
+
+
+def _parse_lanes(raw: Mapping[Any, Any], hall: Hall) -> dict[str, LaneState]:
+    return _parse_hash(raw, LaneState, hall, "lane_state")
 
 
 def _parse_alerts(raw: Mapping[Any, Any], hall: Hall) -> dict[str, Alert]:
-    alerts: dict[str, Alert] = {}
-    for kind, value in raw.items():
-        try:
-            alerts[_text(kind)] = Alert.model_validate_json(value)
-        except ValueError:
-            log.warning("active_alert_unreadable", hall=str(hall), kind=_text(kind))
-    return alerts
+    return _parse_hash(raw, Alert, hall, "active_alert")
 
 
 @dataclass(frozen=True, slots=True)
