@@ -280,5 +280,92 @@ def mrz_read(
             typer.echo(f"  error: {error}")
 
 
+face_app = typer.Typer(
+    help="1:1 face verification: is the probe the same person as the reference?",
+    no_args_is_help=True,
+)
+app.add_typer(face_app, name="face")
+
+
+@face_app.command("verify")
+def face_verify(
+    probe: Annotated[
+        str | None, typer.Argument(help="The live or probe image (PNG, JPEG, ...)")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Argument(help="The reference image, e.g. the document photo")
+    ] = None,
+    pairs: Annotated[
+        str | None,
+        typer.Option(
+            help="A file (or - for standard input) of probe<TAB>reference lines, one pair a "
+            "line; blank lines and lines starting with # are skipped"
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per pair, one a line, in order")
+    ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Maximum distance for a match (default: the calibrated threshold)"),
+    ] = None,
+) -> None:
+    """Compare faces. An unusable image gives match: false with an error, exit 0; the batch
+    goes on. Exit 2 for wrong arguments or an unreadable pairs file."""
+    import math
+    import sys
+    from pathlib import Path
+
+    def fail(message: str) -> typer.Exit:
+        typer.echo(f"bordergate face verify: {message}", err=True)
+        return typer.Exit(2)
+
+    if threshold is not None and not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise fail(f"--threshold must be in (0, 1], not {threshold}")
+    if pairs is not None:
+        if probe is not None or reference is not None:
+            raise fail("give either PROBE REFERENCE or --pairs FILE, not both")
+        try:
+            text = sys.stdin.read() if pairs == "-" else Path(pairs).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {pairs}: {exc}") from None
+        jobs: list[tuple[str, str]] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2 or not all(f.strip() for f in fields):
+                raise fail(f"{pairs} line {number}: expected probe<TAB>reference")
+            jobs.append((fields[0].strip(), fields[1].strip()))
+    elif probe is None or reference is None:
+        raise fail("give PROBE and REFERENCE, or --pairs FILE")
+    else:
+        jobs = [(probe, reference)]
+
+    from kiosk.biometrics.face_match import (
+        CALIBRATED_THRESHOLD,
+        EncodingCache,
+        FaceRecognitionVerifier,
+    )
+    from kiosk.biometrics.images import load_rgb
+
+    verifier = FaceRecognitionVerifier(
+        threshold=CALIBRATED_THRESHOLD if threshold is None else threshold
+    )
+    cache = EncodingCache(verifier, lambda key: load_rgb(str(key)))
+    for probe_path, reference_path in jobs:
+        result = cache.compare(probe_path, reference_path)
+        if as_json:
+            typer.echo(json.dumps(result.to_json()))
+            continue
+        verdict = "MATCH" if result.matched else "NO MATCH"
+        detail = (
+            f"distance {result.distance:.3f}, threshold {result.threshold}"
+            if result.distance is not None
+            else f"error: {result.error}"
+        )
+        typer.echo(f"{probe_path} vs {reference_path}: {verdict} ({detail})")
+
+
 if __name__ == "__main__":
     app()

