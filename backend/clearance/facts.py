@@ -14,7 +14,7 @@ from backend.cruise.service import CruiseService
 from backend.journey import JourneyEvidenceError, assess_journey, cruise_card
 from backend.journey.flights import FlightRegistry
 from backend.policy.case import CruiseFacts, JourneyFacts, PolicyCase, Port, TravellerFacts
-from backend.policy.clock import CST
+from backend.policy.clock import cst_date
 from backend.registries.service import Registries
 from bordergate.clearance_api import ClearanceRequest
 from bordergate.contracts import Hall, ReasonCode
@@ -44,7 +44,7 @@ class GatheredFacts:
 def gather_facts(request: ClearanceRequest, sources: Sources) -> GatheredFacts:
     doc = request.document
     arrival = request.arrival_time
-    arrival_day = arrival.astimezone(CST).date()
+    arrival_day = cst_date(arrival)
     problems: list[ReasonCode] = []
     notes: dict[str, Any] = {}
 

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import structlog
@@ -27,21 +27,15 @@ from backend.cruise.store import (
     ConflictingMembersError,
     ManifestStore,
     MemberMatch,
+    MemberRecord,
     NewManifest,
-    NewMember,
 )
 from backend.policy.case import CruiseFacts
+from backend.policy.clock import cst_date, cst_midnight
 from backend.records.store import RecordsStore
 from bordergate.countries import UnknownCountryError, normalize
 
 log = structlog.get_logger(__name__)
-
-CST = timezone(timedelta(hours=8), "CST")  # China Standard Time, no daylight saving
-
-
-def cst_date(moment: datetime) -> date:
-    """The calendar day of ``moment`` in China Standard Time."""
-    return moment.astimezone(CST).date()
 
 
 class AgencyNotLicensedError(Exception):
@@ -147,7 +141,7 @@ class CruiseService:
                 (
                     g.group_id,
                     [
-                        NewMember(
+                        MemberRecord(
                             group_id=g.group_id,
                             document_number=m.document_number,
                             nationality=m.nationality,
@@ -240,7 +234,7 @@ class CruiseService:
         except UnknownCountryError:
             return None
         day = cst_date(arrival)
-        day_start = datetime(day.year, day.month, day.day, tzinfo=CST)
+        day_start = cst_midnight(day)
         # The arrival day and arrival +/- the window overlap: their union is one interval.
         window_from = min(day_start, arrival - self.match_window)
         window_to = max(day_start + timedelta(days=1), arrival + self.match_window)

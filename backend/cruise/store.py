@@ -17,7 +17,9 @@ from backend.records.tables import CruiseManifestMember, CruiseManifestRow
 
 
 @dataclass(frozen=True, slots=True)
-class NewMember:
+class MemberRecord:
+    """One member of a group on a manifest, as submitted and as stored."""
+
     group_id: str
     document_number: str
     nationality: str
@@ -35,7 +37,7 @@ class NewManifest:
     arrival: datetime
     departs_china: datetime
     body_hash: str
-    groups: list[tuple[str, list[NewMember]]]
+    groups: list[tuple[str, list[MemberRecord]]]
     submitted_at: datetime
 
     @property
@@ -58,15 +60,6 @@ class SaveResult:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredMember:
-    group_id: str
-    document_number: str
-    nationality: str
-    surname: str | None
-    given_names: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class StoredManifest:
     manifest_id: uuid.UUID
     version: int
@@ -79,7 +72,7 @@ class StoredManifest:
     departs_china: datetime
     submitted_at: datetime
     updated_at: datetime
-    groups: list[tuple[str, list[StoredMember]]]
+    groups: list[tuple[str, list[MemberRecord]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +182,10 @@ class ManifestStore:
                 .where(CruiseManifestMember.manifest_id == manifest_id)
                 .order_by(CruiseManifestMember.id)
             ).scalars()
-            groups: dict[str, list[StoredMember]] = {}
+            groups: dict[str, list[MemberRecord]] = {}
             for m in members:
                 groups.setdefault(m.group_id, []).append(
-                    StoredMember(
+                    MemberRecord(
                         group_id=m.group_id,
                         document_number=m.document_number,
                         nationality=m.nationality,
