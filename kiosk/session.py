@@ -143,6 +143,12 @@ class SessionUpdate(BaseModel):
     at: AwareDatetime
     outcome: Outcome | None = None
     reasons: list[ReasonCode] = Field(default_factory=list)
+    nationality: str | None = None
+    """ICAO code from the document once read: the screen picks its language from it."""
+    prompt: str | None = None
+    """Guidance within a state (``move_closer``, ``turn_left``...); the screen translates it."""
+    permitted_until: AwareDatetime | None = None
+    """On admit: the end of the permitted stay the backend computed."""
 
 
 class SessionResult(BaseModel):
@@ -212,6 +218,8 @@ class KioskSession:
         self._gate_opened = False
         self._gate_confirmed_open = False
         self._log = log.bind(lane_id=settings.lane_id, session_id=self.session_id)
+        self._nationality: str | None = None
+        self._permitted_until: datetime | None = None
 
     # -- state machine -------------------------------------------------------------------------
 
@@ -239,7 +247,26 @@ class KioskSession:
             at=datetime.now(UTC),
             outcome=outcome,
             reasons=list(reasons or []),
+            nationality=self._nationality,
+            permitted_until=self._permitted_until,
         )
+        self._notify(update)
+
+    def _prompt(self, key: str | None) -> None:
+        """Tell the screen a guidance key within the current state (None clears it)."""
+        self._notify(
+            SessionUpdate(
+                lane_id=self.settings.lane_id,
+                session_id=self.session_id,
+                state=self.state,
+                message_key=MESSAGE_KEYS[self.state],
+                at=datetime.now(UTC),
+                nationality=self._nationality,
+                prompt=key,
+            )
+        )
+
+    def _notify(self, update: SessionUpdate) -> None:
         if self.observer is not None:
             try:
                 self.observer(update)
@@ -460,6 +487,7 @@ class KioskSession:
                 self._removal = asyncio.create_task(
                     self.devices.reader.wait_for_removal(None), name="document-removal"
                 )
+                self._nationality = document.nationality
                 face = await self._face_step(photo)
                 photo = None  # the document photo is not needed past the face step
                 journey = await self._journey_step(document)
@@ -475,6 +503,7 @@ class KioskSession:
                 decision = await self._decision_step(request)
                 self._check_removed("decision")
                 if decision.outcome is Outcome.ADMIT:
+                    self._permitted_until = decision.permitted_until
                     self._transition(SessionState.GATE_OPEN, outcome=Outcome.ADMIT)
                     passed = await self._gate_step()
                     outcome = Outcome.ADMIT

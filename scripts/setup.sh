@@ -9,7 +9,8 @@ venv="${BORDERGATE_VENV:-.venv}"
 apt_pkgs=(tesseract-ocr fonts-ocr-b)
 extras="."
 if [ "$mode" = test ]; then
-    apt_pkgs+=(redis-server)
+    # chromium: Debian's browser for the Playwright page tests (Playwright never downloads one).
+    apt_pkgs+=(redis-server chromium)
     extras=".[dev,bench]"
 fi
 

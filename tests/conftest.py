@@ -16,6 +16,8 @@ import redis
 
 from bordergate.redis_conn import open_redis
 
+pytest_plugins = ["tests.browser"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
