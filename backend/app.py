@@ -4,8 +4,9 @@
 (:class:`RecordsStore`), ``metrics`` (:class:`BackendMetrics`, its own ``CollectorRegistry`` as
 ``metrics.registry`` and ``registry``), ``outbox`` (:class:`OutboxPublisher`), ``clearances``
 (:class:`ClearanceService`), ``cruise`` (:class:`CruiseService`, manifests and the licensed
-agencies), ``registries`` (:class:`Registries`, visas and records) and ``tasks`` (background
-tasks, cancelled at shutdown).
+agencies), ``registries`` (:class:`Registries`, visas and records), ``dashboard``
+(:class:`DashboardService`, the manager dashboard's stores and live loops) and ``tasks``
+(background tasks, cancelled at shutdown).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import fakeredis
 import structlog
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 import bordergate
 from backend.api import api_router
+from backend.audit.lane_changes import run_lane_audit
+from backend.auth.deps import install_auth_handlers
 from backend.clearance.facts import Sources
 from backend.clearance.service import ClearanceService
 from backend.cruise.service import open_cruise_service
+from backend.dashboard.service import DashboardService
 from backend.errors import install_error_handlers
 from backend.events.outbox import OutboxPublisher
 from backend.journey.flights import load_registry
@@ -32,6 +37,7 @@ from backend.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from backend.policy.engine import PolicyEngine
 from backend.policy.ruleset import DEFAULT_RULES_DIR
 from backend.records.store import RecordsStore, RecordsUnavailableError
+from backend.referrals.service import ReferralService
 from backend.registries.service import open_registries
 from backend.settings import BackendSettings
 from bordergate.redis_conn import open_redis
@@ -89,17 +95,30 @@ def create_app(
             PolicyEngine.load, cfg.policy_rules_dir or DEFAULT_RULES_DIR
         )
         flights = await to_thread.run_sync(load_registry, cfg.flight_timetable)
+        # Referrals to the officer console (their photos in Redis while open).
+        app.state.referrals = ReferralService(
+            store,
+            redis,
+            photo_ttl_s=cfg.referral_photo_ttl_s,
+            publish_timeout_s=cfg.publish_timeout_s,
+        )
         app.state.clearances = ClearanceService(
             store,
             outbox,
             metrics,
             app.state.policy,
             Sources(registries=app.state.registries, cruise=app.state.cruise, flights=flights),
+            referrals=app.state.referrals,
         )
         replay = asyncio.create_task(
             outbox.run(cfg.outbox_replay_interval_s), name="bordergate-outbox-replay"
         )
-        app.state.tasks = [replay]
+        # Lane commands join the audit trail (own consumer group, once per stream id).
+        lane_audit = asyncio.create_task(run_lane_audit(redis, store), name="bordergate-lane-audit")
+        app.state.tasks = [replay, lane_audit]
+        # Manager dashboard: wait samples, alerts, live relay and forecast loops.
+        app.state.dashboard = DashboardService(redis, store)
+        app.state.tasks += app.state.dashboard.start()
         log.info(
             "backend.started",
             database=store.backend_name,
@@ -108,8 +127,13 @@ def create_app(
         try:
             yield
         finally:
-            for task in app.state.tasks:
-                task.cancel()
+            # Cancel until done: redis-py can swallow a cancellation that lands while it
+            # connects, and the task would then run on (and shutdown hang).
+            pending = set(app.state.tasks)
+            while pending:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=0.2)
             for task in app.state.tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -126,12 +150,22 @@ def create_app(
     )
     app.state.settings = cfg
     install_error_handlers(app)
+    install_auth_handlers(app)
     app.include_router(api_router)
+    # The console's own files; mounted before /static, which would otherwise take the path.
+    app.mount(
+        "/static/console", StaticFiles(packages=[("backend.console", "static")]), name="console"
+    )
+    # Shared CSS and scripts of the staff pages (sign-in, console, dashboard).
+    app.mount("/static", StaticFiles(packages=[("backend", "static")]), name="static")
     # Added last = outermost: log every request, then refuse oversized bodies before parsing.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=cfg.max_body_bytes,
-        path_limits={"/v1/manifests": cfg.max_manifest_bytes},
+        path_limits={
+            "/v1/manifests": cfg.max_manifest_bytes,
+            "/v1/referrals/*/photos": cfg.max_referral_photos_bytes,
+        },
     )
     app.add_middleware(RequestLogMiddleware)
     return app

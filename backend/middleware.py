@@ -27,6 +27,11 @@ async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+def _segments_match(pattern: str, path: str) -> bool:
+    want, got = pattern.split("/"), path.split("/")
+    return len(want) == len(got) and all(w in ("*", g) for w, g in zip(want, got, strict=True))
+
+
 class BodyLimitMiddleware:
     """Answer 413 for bodies over ``max_bytes`` before anything parses them.
 
@@ -43,6 +48,16 @@ class BodyLimitMiddleware:
         # Routes that legitimately take bigger bodies (a ship's manifest), by exact path.
         self.path_limits = path_limits or {}
 
+    def _limit(self, path: str) -> int:
+        """The path's own limit: an exact key, or a pattern key with ``*`` for one segment."""
+        exact = self.path_limits.get(path)
+        if exact is not None:
+            return exact
+        for pattern, limit in self.path_limits.items():
+            if "*" in pattern and _segments_match(pattern, path):
+                return limit
+        return self.max_bytes
+
     @staticmethod
     def _too_large(limit: int) -> dict[str, object]:
         return {
@@ -54,7 +69,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

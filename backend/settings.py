@@ -51,3 +51,25 @@ class BackendSettings(CommonSettings):
     )
     readiness_timeout_s: float = Field(default=1.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Referrals (backend.referrals): the photos live in Redis only while a referral is open.
+    referral_photo_ttl_s: int = Field(
+        default=4 * 3600, gt=0, description="A referral's photos expire after this, closed or not"
+    )
+    max_referral_photos_bytes: int = Field(
+        default=800 * 1024, gt=0, description="Body limit of PUT /v1/referrals/{id}/photos"
+    )
+    # Staff sign-in (backend.auth).
+    session_idle_s: float = Field(
+        default=30 * 60, gt=0, description="A staff session ends after this long unused"
+    )
+    session_absolute_s: float = Field(
+        default=12 * 3600, gt=0, description="A staff session ends this long after sign-in"
+    )
+    session_cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)"
+    )
+    login_max_failures: int = Field(
+        default=5, gt=0, description="Failed sign-ins within the window that lock an account"
+    )
+    login_failure_window_s: float = Field(default=15 * 60, gt=0)
+    login_lockout_s: float = Field(default=15 * 60, gt=0, description="How long a lock lasts")

@@ -92,6 +92,10 @@ class ClearanceRequest(BaseModel):
 
 class ClearanceDecision(BaseModel):
     clearance_id: uuid.UUID
+    referral_id: uuid.UUID | None = Field(
+        default=None,
+        description="On refer: the officer's referral, for the kiosk's photo upload",
+    )
     request_id: uuid.UUID
     outcome: Outcome
     reasons: list[ReasonCode]

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from backend.audit.cli import audit_app
+from backend.auth.cli import devices_app, users_app
 from bordergate.contracts import Hall
 
 app = typer.Typer(
@@ -35,6 +37,9 @@ def demo(
     kiosks_per_hall: Annotated[int, typer.Option(min=1, max=16)] = 2,
     speed: Annotated[float, typer.Option(help="Simulated device time factor")] = 5.0,
     log_level: Annotated[str, typer.Option()] = "WARNING",
+    screen_port: Annotated[
+        int | None, typer.Option(help="Traveller pages' port (default: port + 1; 0: any)")
+    ] = None,
 ) -> None:
     """Backend, queue monitor and simulated kiosks at the airport and the cruise terminal."""
     from bordergate.demo import DemoOptions, run_demo
@@ -43,7 +48,11 @@ def demo(
 
     configure_logging(log_level)
     options = DemoOptions(
-        port=port, kiosks_per_hall=kiosks_per_hall, speed=speed, log_level=log_level
+        port=port,
+        kiosks_per_hall=kiosks_per_hall,
+        speed=speed,
+        log_level=log_level,
+        screen_port=screen_port,
     )
 
     def announce(urls: dict[str, str]) -> None:
@@ -99,11 +108,14 @@ def kiosk(
     speed: Annotated[float | None, typer.Option(help="Simulated device time factor")] = None,
     arrivals_per_min: Annotated[float | None, typer.Option(help="Own simulated arrivals")] = None,
     max_travellers: Annotated[int | None, typer.Option(help="Stop after this many")] = None,
+    screen_port: Annotated[
+        int | None, typer.Option(help="Traveller page port (BORDERGATE_SCREEN_PORT; 0: any)")
+    ] = None,
 ) -> None:
-    """One e-gate kiosk with its own simulated travellers."""
+    """One e-gate kiosk with its own simulated travellers, serving its traveller page."""
     from bordergate.logging import configure_logging
     from kiosk.biometrics.face_match import FaceRecognitionVerifier
-    from kiosk.runner import run_kiosk_process
+    from kiosk.screen.server import run_kiosk_with_screen
     from kiosk.settings import KioskSettings
 
     settings = KioskSettings(
@@ -113,11 +125,18 @@ def kiosk(
             backend_url=backend_url,
             speed=speed,
             arrival_rate_per_min=arrivals_per_min,
+            screen_port=screen_port,
         )
     )
     configure_logging(settings.log_level, settings.log_json)
     stats = asyncio.run(
-        run_kiosk_process(settings, FaceRecognitionVerifier(), max_travellers=max_travellers)
+        run_kiosk_with_screen(
+            settings,
+            FaceRecognitionVerifier(),
+            max_travellers=max_travellers,
+            # stdout carries only the final JSON line; the page's address goes to stderr.
+            on_url=lambda url: typer.echo(f"traveller page: {url}", err=True),
+        )
     )
     typer.echo(
         json.dumps(
@@ -136,6 +155,10 @@ policy_app = typer.Typer(
     help="The eligibility policy engine: decide one traveller's case.", no_args_is_help=True
 )
 app.add_typer(policy_app, name="policy")
+# Accounts, kiosk devices and the audit trail (their modules import the backend lazily).
+app.add_typer(users_app, name="users")
+app.add_typer(devices_app, name="devices")
+app.add_typer(audit_app, name="audit")
 
 
 @policy_app.command("check")

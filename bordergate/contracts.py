@@ -114,6 +114,22 @@ def lane_decision_key(hall: Hall) -> str:
     return f"{PREFIX}:lane-decision:{hall}"
 
 
+def referrals_channel(hall: Hall) -> str:
+    """Pub/sub channel of one hall's referral changes (``ReferralChange``), for the consoles."""
+    return f"{PREFIX}:referrals:{hall}"
+
+
+def referral_photo_key(referral_id: str, kind: str) -> str:
+    """One photo of an open referral (JPEG bytes, ``kind`` document or live), with a TTL;
+    deleted when the referral closes."""
+    return f"{PREFIX}:referral-photo:{referral_id}:{kind}"
+
+
+def desk_officer_key(hall: Hall, lane_id: str) -> str:
+    """Username of the officer who opened an officer desk from the lane console (with a TTL)."""
+    return f"{PREFIX}:desk-officer:{hall}:{lane_id}"
+
+
 class Hall(StrEnum):
     AIRPORT = "airport"
     CRUISE = "cruise"
@@ -135,6 +151,7 @@ class ReasonCode(StrEnum):
     NO_SCHEME = "no-scheme"
     BACKEND_UNAVAILABLE = "backend-unavailable"
     BACKEND_ERROR = "backend-error"
+    DEVICE_NOT_AUTHORISED = "device-not-authorised"
     DEVICE_ERROR = "device-error"
     TIMEOUT = "timeout"
     TRAVELLER_LEFT = "traveller-left"
@@ -238,6 +255,16 @@ class DeviceHeartbeat(_Event):
     lane_id: str | None = None
     status: Literal["ok", "degraded", "error"] = "ok"
     detail: str = ""
+
+
+class ReferralChange(BaseModel):
+    """Published on ``referrals_channel(hall)`` when a referral opens, gets photos or closes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hall: Hall
+    referral_id: str
+    change: Literal["opened", "photos", "closed"]
 
 
 Event = Annotated[

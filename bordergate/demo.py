@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, Field
+from anyio import to_thread
+from pydantic import BaseModel, Field, SecretStr
 from redis.asyncio import Redis
 
+from backend.auth.demo_access import prepare_demo_access
 from backend.journey.flights import default_registry
 from backend.server import build_server
 from backend.settings import BackendSettings
@@ -31,6 +33,8 @@ from hardware_mocks.crowd import HallCrowd, PresetTravellers
 from hardware_mocks.travellers import TravellerFactory
 from kiosk.biometrics import FaceVerifier
 from kiosk.runner import LaneStats, queue_joined_publisher, run_lane, simulated_documents
+from kiosk.screen.hub import ScreenHub
+from kiosk.screen.server import serve_screens
 from kiosk.settings import KioskSettings
 from queue_monitor.service import QueueMonitor, read_stats
 from queue_monitor.settings import MonitorSettings
@@ -53,6 +57,15 @@ class DemoOptions(BaseModel):
         default=400, ge=0, description="Per hall, generated in advance for the manifests and visas"
     )
     log_level: str = "WARNING"
+    screen_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="The traveller pages' port; default: the backend's + 1 (any free one with 0)",
+    )  # fmt: skip
+
+    def traveller_screen_port(self) -> int:
+        if self.screen_port is not None:
+            return self.screen_port
+        return 0 if self.port in (0, 65535) else self.port + 1
 
 
 class DemoSummary(BaseModel):
@@ -60,6 +73,10 @@ class DemoSummary(BaseModel):
     admitted: int
     referred: int
     p95_wait_s: dict[str, float | None]
+    urls: dict[str, str] = Field(default_factory=dict, description="Where each page is")
+    users: dict[str, str] = Field(
+        default_factory=dict, description="The demo's staff accounts: username -> password"
+    )
 
 
 DEMO_DATABASE = Path("var/demo.sqlite3")
@@ -183,7 +200,18 @@ async def run_demo(
         asyncio.create_task(monitor.run(parts_stop), name="monitor")
     ]
     crowds = await _prepare_halls(options, base)
+    # Staff accounts with random passwords, and a device token per kiosk (POST /v1/clearances
+    # refuses kiosks without one).
+    kiosk_lanes = [
+        (hall.value, f"{LANE_PREFIX[hall]}{i}")
+        for hall in crowds
+        for i in range(1, options.kiosks_per_hall + 1)
+    ]
+    access = await to_thread.run_sync(
+        prepare_demo_access, backend_settings.database_url, kiosk_lanes
+    )
     documents = simulated_documents(_fresh_folder(DEMO_MASTER_LIST))
+    screens = ScreenHub()  # every kiosk's traveller page, from one server
     for hall, crowd in crowds.items():
         other_tasks.append(
             asyncio.create_task(crowd.run(parts_stop, on_entry=queue_joined_publisher(redis)))
@@ -195,23 +223,47 @@ async def run_demo(
                 backend_url=base,
                 speed=options.speed,
                 seed=options.seed + i,
+                device_token=SecretStr(access.tokens[(hall.value, f"{LANE_PREFIX[hall]}{i}")]),
                 redis_url=backend_settings.redis_url,
                 log_level=options.log_level,
             )
+            screens.add_kiosk(kiosk_settings)
             lane_tasks.append(
                 asyncio.create_task(
                     run_lane(
-                        kiosk_settings, redis, crowd, verifier, parts_stop, documents=documents
+                        kiosk_settings,
+                        redis,
+                        crowd,
+                        verifier,
+                        parts_stop,
+                        documents=documents,
+                        observer=screens.observe,
                     )
                 )
             )
+    screen_server = contextlib.AsyncExitStack()
+    screens_base = await screen_server.enter_async_context(
+        serve_screens(screens, backend_settings.host, options.traveller_screen_port())
+    )
 
+    urls = {
+        "officer console": f"{base}/console",
+        "manager dashboard": f"{base}/dashboard",
+        "backend API (OpenAPI)": f"{base}/docs",
+        "health": f"{base}/readyz",
+        "metrics": f"{base}/metrics",
+        "sign in": f"{base}/login",
+        "traveller pages": f"{screens_base}/lanes/",
+        **{f"traveller page {lane}": f"{screens_base}/lanes/{lane}" for lane in screens.lanes},
+    }
     if on_ready is not None:
         on_ready(
             {
-                "backend API (OpenAPI)": f"{base}/docs",
-                "health": f"{base}/readyz",
-                "metrics": f"{base}/metrics",
+                **urls,
+                **{
+                    f"  user {name}": f"password {password}"
+                    for name, password in access.passwords.items()
+                },
             }
         )
     progress = (
@@ -224,6 +276,7 @@ async def run_demo(
 
     parts_stop.set()
     lanes = await asyncio.gather(*lane_tasks)
+    await screen_server.aclose()
     await asyncio.gather(*other_tasks)
     if progress is not None:
         await progress
@@ -246,4 +299,6 @@ async def run_demo(
         admitted=sum(s.admitted for s in lanes),
         referred=sum(s.referred for s in lanes),
         p95_wait_s=p95,
+        urls=urls,
+        users=access.passwords,
     )

@@ -51,6 +51,10 @@ REASON_TEXTS: dict[ReasonCode, ReasonText] = {
         "The clearance service could not be reached.", "无法连接通关服务。"
     ),
     R.BACKEND_ERROR: ReasonText("The clearance service returned an error.", "通关服务返回错误。"),
+    R.DEVICE_NOT_AUTHORISED: ReasonText(
+        "The clearance service refused this gate's device token (unknown, revoked or wrong lane).",
+        "通关服务拒绝了本通道的设备令牌。设备未知、已吊销或通道不符。",
+    ),
     R.DEVICE_ERROR: ReasonText("A device at the gate failed.", "通道设备故障。"),
     R.TIMEOUT: ReasonText("The step took too long.", "操作超时。"),
     R.TRAVELLER_LEFT: ReasonText("The traveller left the gate.", "旅客已离开通道。"),

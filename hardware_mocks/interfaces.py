@@ -57,7 +57,8 @@ class Frame:
 
     image: RGBImage
     timestamp: float
-    """``time.monotonic()`` at capture."""
+    """Seconds on the camera's monotonic clock at capture (``time.monotonic()`` for a real
+    camera; the mock camera runs its own clock, one frame period per frame)."""
 
 
 @dataclass(frozen=True, slots=True)

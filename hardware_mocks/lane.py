@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from hardware_mocks.barcode_scanner import MockBarcodeScanner
 from hardware_mocks.camera import MockCamera
@@ -12,6 +13,9 @@ from hardware_mocks.gate import MockGate
 from hardware_mocks.interfaces import LaneDevices
 from hardware_mocks.passport_reader import MockPassportReader
 from hardware_mocks.travellers import Traveller
+
+if TYPE_CHECKING:  # the kiosk imports the mocks, not the other way round at run time
+    from kiosk.session import SessionUpdate
 
 
 class MockLane:
@@ -56,13 +60,18 @@ class MockLane:
                 chip = issue_chip(chip_mrz, jpeg_from_rgb(photo), self.pki)
             page = partial(render_traveller_page, traveller) if self.pages else None
             self.reader.present(traveller.mrz_lines, photo, chip, page)
-        self.camera.show(traveller.live_frame() if traveller.live_photo_path else None)
+        self.camera.present(traveller.actor() if traveller.live_photo_path else None)
         self.scanner.present(traveller.journey_barcodes)
         self.gate.expect_traveller(will_pass=traveller.walks_away_at is None)
         if traveller.walks_away_at == "face":
             self.camera.on_capture = self._walk_away
         elif traveller.walks_away_at == "journey":
             self.scanner.on_scan = self._walk_away
+
+    def observe(self, update: SessionUpdate) -> None:
+        """A session observer: whoever stands at the camera sees the screen's prompts."""
+        if update.prompt is not None:
+            self.camera.prompt(update.prompt)
 
     def _walk_away(self) -> None:
         self.reader.remove()

@@ -17,6 +17,14 @@ Journeys (foreigners only; citizens need none), from the shipped timetable
   the ships calling that day; most are in a tour group (``group_id``) of 2-40 on that ship.
   The demo posts the cruise manifests from ``ship``, ``voyage``, ``group_id`` and the passport.
 
+What the camera sees is an *actor* (:meth:`Traveller.actor`, see :mod:`hardware_mocks.face_video`):
+the live traveller as a 3D head that turns when the screen asks, or, for small shares
+(``PopulationMix.print_still``, ``print_moved``, ``replay``), a presentation attack made from
+another photo of the document holder: a print held still, a print moved and tilted, a phone
+replaying a video. An impostor is a live person of another identity. The attack draw uses its
+own generator (seeded from the factory seed and the traveller's token), so adding it did not
+change the rest of the seeded population.
+
 Images are rendered on demand, never stored on the traveller, so a long queue costs little
 memory.
 
@@ -45,6 +53,15 @@ from backend.journey.cruise_card import CruiseCard
 from backend.journey.flights import FlightRegistry, ScheduledFlight, default_registry
 from bordergate.contracts import Hall
 from hardware_mocks.boarding_pass import bcbp_name, bcbp_text, version_conditional
+from hardware_mocks.face_video import (
+    Actor,
+    AttackKind,
+    HeadModel,
+    LiveActor,
+    PhoneReplayActor,
+    PrintedPhotoActor,
+    StaticScene,
+)
 from hardware_mocks.interfaces import RGBImage
 
 FRAME_WIDTH = 640
@@ -115,6 +132,12 @@ def _load_face(path: Path, size: int) -> Image.Image:
         return im.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
 
 
+@lru_cache(maxsize=64)
+def _head_model(path: Path, size: int) -> HeadModel:
+    """The 3D head of a live photo (landmark detection and depth map: about 0.1 s, so cached)."""
+    return HeadModel.from_photo(np.asarray(_load_face(path, size), dtype=np.uint8))
+
+
 def render_portrait(photo: Path) -> RGBImage:
     """The document photo: the upscaled face on a light portrait background."""
     face = _load_face(photo, FACE_SIZE)
@@ -156,6 +179,8 @@ class Traveller:
     chip_mrz_lines: tuple[str, str] | None = None
     """The MRZ personalised in the chip where the printed page was forged (else the same)."""
     impostor: bool = False
+    attack: AttackKind | None = None
+    """A presentation attack at the camera (with another photo of the document holder)."""
     walks_away_at: WalkAway | None = None
     places_document: bool = True
     live_x: int = 195
@@ -200,6 +225,23 @@ class Traveller:
             self.live_photo_path, self.live_x, self.live_y, self.live_size, self.background
         )
 
+    def actor(self) -> Actor:
+        """What stands in front of the camera: see :mod:`hardware_mocks.face_video`."""
+        if self.live_photo_path is None:
+            return StaticScene(self.live_frame())
+        face = np.asarray(_load_face(self.live_photo_path, self.live_size), dtype=np.uint8)
+        head = _head_model(self.live_photo_path, self.live_size)
+        seed = int(self.traveller_ref[:8], 16)
+        x, y, size, background = self.live_x, self.live_y, self.live_size, self.background
+        if self.attack == "replay":
+            return PhoneReplayActor(head, x=x, y=y, size=size, background=background, seed=seed)
+        if self.attack in ("print_still", "print_moved"):
+            return PrintedPhotoActor(
+                face, moving=self.attack == "print_moved", x=x, y=y, size=size,
+                background=background, seed=seed,
+            )  # fmt: skip
+        return LiveActor(head, x=x, y=y, size=size, background=background, seed=seed)
+
     def __repr__(self) -> str:  # keep document data out of logs
         return f"Traveller(ref={self.traveller_ref[:8]}, nationality={self.nationality})"
 
@@ -212,6 +254,10 @@ class PopulationMix:
     expired: float = 0.03
     forged_check_digit: float = 0.03
     impostors: float = 0.04
+    print_still: float = 0.02
+    """Presentation attacks (among travellers with faces who are not impostors)."""
+    print_moved: float = 0.02
+    replay: float = 0.02
     walk_away: float = 0.03
     no_document: float = 0.0
     missing_journey: float = 0.05
@@ -308,6 +354,17 @@ class TravellerFactory:
                 live_identity = rng.choice([n for n in names if n != identity])
                 live_path = rng.choice(self._identities[live_identity])
 
+        attack: AttackKind | None = None
+        if live_path is not None and not impostor:
+            draw = random.Random(f"{self.seed}-{ref}-presentation").random()
+            kinds: tuple[AttackKind, ...] = ("print_still", "print_moved", "replay")
+            for kind in kinds:
+                share = float(getattr(self.mix, kind))
+                if draw < share:
+                    attack = kind
+                    break
+                draw -= share
+
         walks_away: WalkAway | None = None
         if rng.random() < self.mix.walk_away:
             walks_away = rng.choice(["face", "journey"])
@@ -348,6 +405,7 @@ class TravellerFactory:
             forged=forged,
             chip_mrz_lines=chip_mrz,
             impostor=impostor,
+            attack=attack,
             walks_away_at=walks_away,
             places_document=places_document,
             live_x=rng.randint(40, FRAME_WIDTH - size - 40),

@@ -3,11 +3,17 @@
 One decision has a total time budget (``timeout_s``, e.g. 2 s) that covers the retry: a slow
 backend is as good as none. A connection failure is retried once with the same ``request_id``
 (the backend's idempotency key), so a request that did reach the backend is never recorded twice.
+
+A referred traveller's referral goes the same way: ``POST /v1/referrals`` when the kiosk referred
+on its own, then ``PUT /v1/referrals/{id}/photos`` (each call within ``timeout_s``, no retry).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import uuid
 from types import TracebackType
 
 import httpx
@@ -16,10 +22,12 @@ from pydantic import ValidationError
 
 from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
 from bordergate.contracts import ReasonCode
+from bordergate.referral_api import KioskReferral, ReferralReceipt
 
 log = structlog.get_logger(__name__)
 
 CLEARANCES_PATH = "/v1/clearances"
+REFERRALS_PATH = "/v1/referrals"
 
 
 class BackendClientError(Exception):
@@ -40,8 +48,24 @@ class BackendError(BackendClientError):
     reason = ReasonCode.BACKEND_ERROR
 
 
+class DeviceRefusedError(BackendError):
+    """The backend refused this kiosk (401/403): no, unknown or revoked token, or wrong lane."""
+
+    reason = ReasonCode.DEVICE_NOT_AUTHORISED
+
+
 # Connection-level failures worth one retry (a timeout is not: the budget is spent).
 _RETRYABLE = (httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The backend's error code (e.g. device_unknown) for the log, or "no detail"."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "no detail"
+    code = body.get("error") if isinstance(body, dict) else None
+    return str(code) if code else "no detail"
 
 
 class BackendClient:
@@ -52,14 +76,18 @@ class BackendClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_delay_s: float = 0.05,
+        device_token: str | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.retry_delay_s = retry_delay_s
+        headers = {"Accept": "application/json"}
+        if device_token:
+            headers["Authorization"] = f"Bearer {device_token}"
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s),
             transport=transport,
-            headers={"Accept": "application/json"},
+            headers=headers,
         )
         self.attempts = 0
 
@@ -91,6 +119,10 @@ class BackendClient:
         except httpx.HTTPError as exc:
             raise BackendUnavailableError(f"backend unreachable: {type(exc).__name__}") from exc
 
+        if response.status_code in (401, 403):
+            raise DeviceRefusedError(
+                f"backend refused this kiosk (HTTP {response.status_code}): {_error_code(response)}"
+            )
         if not response.is_success:
             raise BackendError(f"backend answered HTTP {response.status_code}")
         try:
@@ -100,6 +132,43 @@ class BackendClient:
         if decision.request_id != request.request_id:
             raise BackendError("decision is for another request")
         return decision
+
+    async def report_referral(self, report: KioskReferral) -> ReferralReceipt:
+        """Open the referral the kiosk made on its own (idempotent by ``report.request_id``)."""
+        response = await self._referral_call("POST", REFERRALS_PATH, report.model_dump_json())
+        try:
+            return ReferralReceipt.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise BackendError(f"malformed referral receipt ({exc.error_count()} errors)") from exc
+
+    async def upload_referral_photos(
+        self, referral_id: uuid.UUID, *, document: bytes | None, live: bytes | None
+    ) -> None:
+        """Send the referral's JPEG photos (only ever for a referral; never logged)."""
+        body = json.dumps(
+            {
+                "document": base64.b64encode(document).decode("ascii") if document else None,
+                "live": base64.b64encode(live).decode("ascii") if live else None,
+            }
+        )
+        await self._referral_call("PUT", f"{REFERRALS_PATH}/{referral_id}/photos", body)
+
+    async def _referral_call(self, method: str, path: str, body: str) -> httpx.Response:
+        """One referral request within the time budget; raises :class:`BackendClientError`."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._client.request(
+                    method, path, content=body, headers={"Content-Type": "application/json"}
+                )
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise BackendUnavailableError(f"referral call failed: {type(exc).__name__}") from exc
+        if response.status_code in (401, 403):
+            raise DeviceRefusedError(
+                f"backend refused this kiosk (HTTP {response.status_code}): {_error_code(response)}"
+            )
+        if not response.is_success:
+            raise BackendError(f"backend answered HTTP {response.status_code} to {method} {path}")
+        return response
 
     async def _post_with_retry(
         self, body: str, headers: dict[str, str], request: ClearanceRequest

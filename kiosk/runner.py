@@ -53,7 +53,7 @@ from hardware_mocks.travellers import NATIONALITIES, TravellerFactory, default_f
 from kiosk.backend_client import BackendClient
 from kiosk.biometrics import FaceVerifier
 from kiosk.chip import MasterList
-from kiosk.session import KioskSession, SessionObserver, SessionResult
+from kiosk.session import KioskSession, SessionObserver, SessionResult, SessionUpdate
 from kiosk.settings import KioskSettings
 
 log = structlog.get_logger(__name__)
@@ -106,6 +106,30 @@ def simulated_documents(folder: Path, seed: str = "bordergate-demo-pki") -> Simu
     pki = MockPKI(seed)
     pki.write_master_list(folder, NATIONALITIES)
     return SimulatedDocuments(pki=pki, master_list=MasterList.load(folder))
+
+
+def fan_out(*observers: SessionObserver | None) -> SessionObserver | None:
+    """One observer calling each given one in turn (None: no observer at all).
+
+    Each is called even if an earlier one raised; the first error is re-raised after, for the
+    session to log (a broken screen must not starve the others)."""
+    chosen = [o for o in observers if o is not None]
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return chosen[0]
+
+    def observe(update: SessionUpdate) -> None:
+        errors: list[Exception] = []
+        for observer in chosen:
+            try:
+                observer(update)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    return observe
 
 
 async def publish_event(
@@ -211,7 +235,13 @@ async def run_lane(
     client = (
         backend
         if backend is not None
-        else BackendClient(settings.backend_url, settings.backend_timeout_s)
+        else BackendClient(
+            settings.backend_url,
+            settings.backend_timeout_s,
+            device_token=(
+                settings.device_token.get_secret_value() if settings.device_token else None
+            ),
+        )
     )
     own_crowd = crowd is None
     hall_crowd = crowd if crowd is not None else make_own_crowd(settings, max_travellers)
@@ -284,7 +314,8 @@ async def _serve(
             lane.devices,
             backend,
             verifier,
-            observer=observer,
+            # The traveller at the camera sees the screen's prompts, as the screen does.
+            observer=fan_out(lane.observe, observer),
             traveller_ref=traveller.traveller_ref,
             master_list=master_list,
         )
@@ -318,6 +349,7 @@ async def run_kiosk_process(
     *,
     stop: asyncio.Event | None = None,
     max_travellers: int | None = None,
+    observer: SessionObserver | None = None,
 ) -> LaneStats:
     """A standalone kiosk: its own Redis client (``settings.redis_url``), its own crowd.
 
@@ -338,7 +370,7 @@ async def run_kiosk_process(
             documents = simulated_documents(Path(folder))
             return await run_lane(
                 settings, redis, None, verifier, stop,
-                max_travellers=max_travellers, documents=documents,
+                max_travellers=max_travellers, documents=documents, observer=observer,
             )  # fmt: skip
     finally:
         for sig in installed:

@@ -48,9 +48,17 @@ from hardware_mocks.interfaces import DeviceError, DocumentReading, LaneDevices,
 from kiosk.backend_client import BackendClient, BackendClientError
 from kiosk.barcode import BarcodeDecodeError, decode_barcodes
 from kiosk.biometrics import FaceVerifier
+from kiosk.biometrics.live_capture import (
+    FaceCaptureFlow,
+    LiveFaceVerifier,
+    LiveFrame,
+    capture_live_face,
+)
+from kiosk.biometrics.liveness import random_challenge
 from kiosk.chip import ChipReading, MasterList, read_chip
 from kiosk.document import MRZParseError, parse_mrz
 from kiosk.mrz import read_mrz
+from kiosk.referral import ReferralFacts, refer_to_officer
 from kiosk.settings import KioskSettings
 
 log = structlog.get_logger(__name__)
@@ -163,6 +171,8 @@ class SessionResult(BaseModel):
     """GATE_OPEN (admitted and the gate was opened) or REFER."""
     request_id: uuid.UUID | None = None
     clearance_id: uuid.UUID | None = None
+    referral_id: uuid.UUID | None = None
+    """The officer's referral, when referred and reported (None for a traveller who left)."""
     scheme: str | None = None
     permitted_until: AwareDatetime | None = None
     gate_opened: bool = False
@@ -220,6 +230,8 @@ class KioskSession:
         self._log = log.bind(lane_id=settings.lane_id, session_id=self.session_id)
         self._nationality: str | None = None
         self._permitted_until: datetime | None = None
+        self._referral_live: RGBImage | None = None
+        """The best live face frame, for the officer on referral only (cleared by run())."""
 
     # -- state machine -------------------------------------------------------------------------
 
@@ -378,26 +390,66 @@ class KioskSession:
         return chip
 
     async def _face_step(self, reference: RGBImage | None) -> FaceResult:
+        """Capture (with guidance and, if on, the liveness challenge) and verify the face.
+
+        A verifier that can analyse a live capture (:class:`LiveFaceVerifier`) gets the whole
+        flow (``kiosk.biometrics.live_capture``); a plain one gets a burst of frames.
+        """
         self._transition(SessionState.FACE)
         if reference is None:
             raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "no document photo")
-        frames = await self._guard(
-            self.devices.camera.capture_burst(
-                self.settings.burst_frames, self.settings.scaled(self.settings.burst_interval_s)
-            ),
-            self._device_timeout(self.settings.face_capture_timeout_s),
-            "face capture",
-        )
-        live = [frame.image for frame in frames]
-        del frames
-        if not live:
-            raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "camera returned no frames")
-        try:
-            return await self._guard(
-                asyncio.to_thread(self.verifier.verify, live, reference),
-                self.settings.verify_timeout_s,
-                "face verification",
+        settings = self.settings
+        verifier = self.verifier
+        live: list[RGBImage] = []
+        frames: list[LiveFrame] = []
+        liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
+        if isinstance(verifier, LiveFaceVerifier):
+            flow = FaceCaptureFlow(
+                random_challenge(turns=settings.face_challenge_turns)
+                if settings.face_liveness
+                else None,
+                keep=settings.face_fusion_frames,
+                quality_budget_s=settings.face_quality_budget_s,
             )
+            outcome = await self._guard(
+                capture_live_face(
+                    self.devices.camera, verifier.analyzer(), flow, self._prompt,
+                    max_frames=settings.face_max_frames,
+                ),
+                self._device_timeout(settings.face_capture_timeout_s)
+                + settings.face_analysis_budget_s,
+                "face capture",
+            )  # fmt: skip
+            self._prompt(None)
+            self._log.info(
+                "face captured" if outcome.captured else "face not captured",
+                liveness=outcome.liveness,
+                detail=outcome.reason,
+                frames=outcome.frames_seen,
+            )
+            if not outcome.captured:
+                raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, outcome.reason)
+            frames, liveness = outcome.frames, outcome.liveness
+            self._referral_live = frames[0].image
+        else:
+            burst = await self._guard(
+                self.devices.camera.capture_burst(
+                    settings.burst_frames, settings.scaled(settings.burst_interval_s)
+                ),
+                self._device_timeout(settings.face_capture_timeout_s),
+                "face capture",
+            )
+            live = [frame.image for frame in burst]
+            del burst
+            if not live:
+                raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "camera returned no frames")
+            self._referral_live = live[0]
+        try:
+            if isinstance(verifier, LiveFaceVerifier):
+                call = asyncio.to_thread(verifier.verify_live, frames, reference, liveness)
+            else:
+                call = asyncio.to_thread(verifier.verify, live, reference)
+            return await self._guard(call, settings.verify_timeout_s, "face verification")
         except (_ReferralError, DeviceError):
             raise
         except Exception as exc:
@@ -406,6 +458,7 @@ class KioskSession:
             ) from exc
         finally:
             live.clear()
+            frames.clear()
 
     async def _journey_step(self, document: DocumentData) -> list[JourneyEvidence]:
         if document.nationality in self.settings.journey_exempt_nationalities:
@@ -481,6 +534,11 @@ class KioskSession:
         decision: ClearanceDecision | None = None
         passed = False
         photo: RGBImage | None = None
+        # What an officer gets if the traveller is referred (held only until run() ends).
+        document: DocumentData | None = None
+        face: FaceResult | None = None
+        journey: list[JourneyEvidence] = []
+        referral_id: uuid.UUID | None = None
         try:
             try:
                 document, photo = await self._document_step()
@@ -489,7 +547,7 @@ class KioskSession:
                 )
                 self._nationality = document.nationality
                 face = await self._face_step(photo)
-                photo = None  # the document photo is not needed past the face step
+                # The document photo stays only for the officer, if referred (dropped below).
                 journey = await self._journey_step(document)
                 request = ClearanceRequest(
                     request_id=uuid.uuid4(),
@@ -522,10 +580,23 @@ class KioskSession:
                 if ReasonCode.TRAVELLER_LEFT in reasons:
                     reasons = [ReasonCode.TRAVELLER_LEFT]
                 self._transition(SessionState.REFER, outcome=Outcome.REFER, reasons=reasons)
+                facts = ReferralFacts(
+                    reasons=reasons,
+                    detail=detail,
+                    request_id=request.request_id if request else None,
+                    decision=decision,
+                    document=document,
+                    face=face,
+                    journey=journey,
+                )
+                live, self._referral_live = self._referral_live, None
+                referral_id = await refer_to_officer(self.backend, facts, photo, live)
+                photo = live = None
             final_state = self.state
             self._transition(SessionState.IDLE)
         finally:
             photo = None
+            self._referral_live = None
             if self._gate_opened:
                 await self._ensure_gate_closed()
             await self._stop_removal_watch()
@@ -538,6 +609,7 @@ class KioskSession:
             final_state=final_state,
             request_id=request.request_id if request else None,
             clearance_id=decision.clearance_id if decision else None,
+            referral_id=referral_id,
             scheme=decision.scheme if decision else None,
             permitted_until=decision.permitted_until if decision else None,
             gate_opened=self._gate_confirmed_open,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from bordergate.contracts import Hall
 from bordergate.settings import CommonSettings
@@ -17,11 +17,17 @@ class KioskSettings(CommonSettings):
     backend_timeout_s: float = Field(
         default=2.0, gt=0, description="Total time for one decision incl. the retry; slow = refer"
     )
+    device_token: SecretStr | None = Field(
+        default=None,
+        description="This kiosk's bearer token (BORDERGATE_DEVICE_TOKEN), from device registration",
+    )
 
     # Per-step timeouts in device seconds at speed 1 (divided by ``speed``).
     speed: float = Field(default=1.0, gt=0, description="Mock device and timeout time factor")
     document_timeout_s: float = Field(default=30.0, gt=0)
-    face_capture_timeout_s: float = Field(default=10.0, gt=0)
+    face_capture_timeout_s: float = Field(
+        default=25.0, gt=0, description="Camera time for capture, guidance and the challenge"
+    )
     journey_timeout_s: float = Field(default=20.0, gt=0)
     gate_passage_timeout_s: float = Field(default=10.0, gt=0)
     gate_actuate_timeout_s: float = Field(default=3.0, gt=0)
@@ -36,6 +42,18 @@ class KioskSettings(CommonSettings):
         default=3.0, gt=0, description="CPU budget to decode the scanned barcode images"
     )
 
+    face_liveness: bool = Field(
+        default=True, description="Run the head-turn challenge (presentation-attack detection)"
+    )
+    face_challenge_turns: int = Field(default=2, ge=1, le=4)
+    face_quality_budget_s: float = Field(
+        default=6.0, gt=0, description="Camera seconds to get good frontal frames, then refer"
+    )
+    face_fusion_frames: int = Field(default=3, ge=1, le=5, description="Best frames verified")
+    face_max_frames: int = Field(default=250, ge=10, description="Frames analysed at most")
+    face_analysis_budget_s: float = Field(
+        default=8.0, gt=0, description="CPU allowance for frame analysis, on top of camera time"
+    )
     burst_frames: int = Field(default=3, ge=1, le=10)
     burst_interval_s: float = Field(default=0.2, ge=0)
     journey_exempt_nationalities: list[str] = Field(
@@ -52,6 +70,19 @@ class KioskSettings(CommonSettings):
     arrival_rate_per_min: float = Field(default=3.0, gt=0)
     seed: int = 0
     faces_dir: Path | None = None
+
+    # The traveller's touch screen (kiosk.screen), served by the kiosk itself.
+    screen_host: str = "127.0.0.1"
+    screen_port: int = Field(default=8100, ge=0, le=65535, description="0: any free port")
+    officer_desk: str = Field(
+        default="1", min_length=1, max_length=16, description="Where the screen sends referrals"
+    )
+    screen_result_hold_s: float = Field(
+        default=6.0, ge=0, description="How long a result stays on screen after the session"
+    )
+    screen_timezone: str = Field(
+        default="Asia/Shanghai", description="The port's zone: the date a stay ends is shown in"
+    )
 
     def scaled(self, seconds: float) -> float:
         """A device time at this speed factor."""

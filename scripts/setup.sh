@@ -9,8 +9,9 @@ venv="${BORDERGATE_VENV:-.venv}"
 apt_pkgs=(tesseract-ocr fonts-ocr-b)
 extras="."
 if [ "$mode" = test ]; then
-    # chromium: Debian's browser for the Playwright page tests (Playwright never downloads one).
-    apt_pkgs+=(redis-server chromium)
+    # chromium: Debian's browser for the Playwright page tests (Playwright never downloads one);
+    # fonts-wqy-microhei: Chinese, Japanese and Korean glyphs for the traveller page screenshots.
+    apt_pkgs+=(redis-server chromium fonts-wqy-microhei)
     extras=".[dev,bench]"
 fi
 

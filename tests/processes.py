@@ -19,7 +19,10 @@ def part_env(**extra: str) -> dict[str, str]:
     """The environment for a part: this one, quieter logs, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BORDERGATE_")}
     env.pop("REDIS_URL", None)
-    env.update({"BORDERGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    # A kiosk's traveller page on any free port, so parallel tests never share one.
+    env.update(
+        {"BORDERGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "BORDERGATE_SCREEN_PORT": "0"}
+    )
     env.update(extra)
     return env
 

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Response
 
 from backend.api.deps import get_clearance_service
 from backend.api.errors import error_responses
+from backend.auth.deps import AuthError, require_device
+from backend.auth.roles import Device
 from backend.clearance.service import ClearanceService
 from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
 
@@ -22,15 +24,24 @@ REPLAYED_HEADER = "Idempotent-Replayed"
         "Idempotent by request_id: a retry with the same body returns the recorded decision "
         f"(header {REPLAYED_HEADER}: true) and records nothing again; the same request_id with "
         "a different body is a 409. The record and its event are committed together; the event "
-        "is published to Redis after commit (or later, if Redis is down)."
+        "is published to Redis after commit (or later, if Redis is down). Requires the "
+        "kiosk's device token (Authorization: Bearer); hall and lane_id must be the device's."
     ),
-    responses=error_responses(409, 413, 422, 503),
+    responses=error_responses(401, 403, 409, 413, 422, 503),
 )
 async def create_clearance(
     body: ClearanceRequest,
     response: Response,
     service: ClearanceService = Depends(get_clearance_service),
+    device: Device = Depends(require_device),
 ) -> ClearanceDecision:
+    # A kiosk speaks for its own lane only: a stolen token cannot clear elsewhere.
+    if str(body.hall) != device.hall or body.lane_id != device.lane_id:
+        raise AuthError(
+            403,
+            "device_lane_mismatch",
+            f"device {device.device_id} is registered for {device.hall}/{device.lane_id}",
+        )
     result = await service.clear(body)
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"

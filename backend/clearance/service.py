@@ -1,5 +1,9 @@
 """The clearance use case: decide, record durably with its event, publish, answer.
 
+A referred traveller's referral (:mod:`backend.referrals`) is written in the same transaction as
+the clearance, announced to the hall's officer consoles, and its id returned to the kiosk (for
+the photo upload).
+
 Idempotent by ``request_id``: a retry with the same body gets the recorded decision back and
 nothing is recorded or published again; the same ``request_id`` with another body is a conflict.
 """
@@ -12,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 from anyio import to_thread
@@ -22,8 +27,10 @@ from backend.events.outbox import OutboxPublisher
 from backend.metrics import BackendMetrics
 from backend.policy.engine import PolicyEngine
 from backend.records.store import NewClearance, NewEvent, RecordsStore, StoredClearance
+from backend.referrals.service import ReferralService
+from backend.referrals.store import backend_referral
 from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
-from bordergate.contracts import STREAM_CLEARANCES, ClearanceOutcome, Hall, encode_event
+from bordergate.contracts import STREAM_CLEARANCES, ClearanceOutcome, Hall, Outcome, encode_event
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +58,9 @@ def request_hash(request: ClearanceRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
-def _decision(stored: StoredClearance) -> ClearanceDecision:
+def _decision(stored: StoredClearance, referral_id: uuid.UUID | None) -> ClearanceDecision:
     return ClearanceDecision(
+        referral_id=referral_id,
         clearance_id=stored.clearance_id,
         request_id=stored.request_id,
         outcome=stored.outcome,
@@ -77,7 +85,10 @@ class ClearanceService:
         sources: Sources,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        referrals: ReferralService | None = None,
     ) -> None:
+        self.referrals = referrals
+        """Opens a referral with every referred clearance (same transaction) and announces it."""
         self.engine = engine
         self.sources = sources
         self.store = store
@@ -85,7 +96,7 @@ class ClearanceService:
         self.metrics = metrics
         self.clock = clock
 
-    def _replay(self, stored: StoredClearance, fingerprint: str) -> ClearanceResult:
+    async def _replay(self, stored: StoredClearance, fingerprint: str) -> ClearanceResult:
         if stored.request_hash != fingerprint:
             log.warning("clearance.conflict", request_id=str(stored.request_id))
             raise IdempotencyConflictError(stored.request_id)
@@ -97,7 +108,12 @@ class ClearanceService:
             lane_id=stored.lane_id,
             outcome=str(stored.outcome),
         )
-        return ClearanceResult(decision=_decision(stored), replayed=True)
+        referral_id = None
+        if self.referrals is not None and stored.outcome is Outcome.REFER:
+            referral_id = await to_thread.run_sync(
+                self.referrals.store.referral_of_clearance, stored.clearance_id
+            )
+        return ClearanceResult(decision=_decision(stored, referral_id), replayed=True)
 
     async def clear(self, request: ClearanceRequest) -> ClearanceResult:
         """Decide one traveller; raises IdempotencyConflictError or RecordsUnavailableError."""
@@ -105,7 +121,7 @@ class ClearanceService:
         fingerprint = request_hash(request)
         existing = await to_thread.run_sync(self.store.find_clearance, request.request_id)
         if existing is not None:
-            return self._replay(existing, fingerprint)
+            return await self._replay(existing, fingerprint)
 
         now = self.clock()
         facts = await to_thread.run_sync(gather_facts, request, self.sources)
@@ -124,8 +140,20 @@ class ClearanceService:
             nationality=request.document.nationality,
             permitted_until=permitted_until,
         )
+        referral = None
+        if outcome is Outcome.REFER and self.referrals is not None:
+            referral = backend_referral(
+                referral_id=uuid.uuid4(),
+                clearance_id=clearance_id,
+                request=request,
+                reasons=reasons,
+                scheme=scheme,
+                explanation=decision.explanation,
+                case=facts.case,
+                opened_at=now,
+            )
         result = await to_thread.run_sync(
-            self.store.record_clearance,
+            partial(self.store.record_clearance, also=() if referral is None else (referral,)),
             NewClearance(
                 clearance_id=clearance_id,
                 request=request,
@@ -145,7 +173,7 @@ class ClearanceService:
             ),
         )
         if not result.created:  # a concurrent retry recorded it first
-            return self._replay(result.clearance, fingerprint)
+            return await self._replay(result.clearance, fingerprint)
 
         self.metrics.outbox_pending.inc()
         assert result.outbox_id is not None
@@ -153,6 +181,11 @@ class ClearanceService:
             result.outbox_id, STREAM_CLEARANCES, encode_event(event)
         )
         hall = Hall(request.hall)
+        referral_id = referral.referral_id if referral is not None else None
+        # Redis just failed the event's publish: do not spend the kiosk's time budget on the
+        # console push as well (the consoles resync their lists within seconds).
+        if referral_id is not None and self.referrals is not None and published:
+            await self.referrals.opened(str(hall), referral_id)
         self.metrics.decisions.labels(hall=str(hall), outcome=str(outcome)).inc()
         self.metrics.decision_seconds.labels(hall=str(hall)).observe(time.perf_counter() - started)
         # Never the document number, names or anything biometric.
@@ -166,5 +199,6 @@ class ClearanceService:
             reasons=[str(r) for r in reasons],
             scheme=scheme,
             published=published,
+            referral_id=str(referral_id) if referral_id else None,
         )
-        return ClearanceResult(decision=_decision(result.clearance), replayed=False)
+        return ClearanceResult(decision=_decision(result.clearance, referral_id), replayed=False)

@@ -23,6 +23,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+import backend.audit.tables  # registers audit_log on Base for ensure_schema
+import backend.auth.tables  # registers users and devices likewise
+import backend.referrals.tables  # noqa: F401  (registers referrals likewise)
 from backend.records.tables import Base, ClearanceRecord, OutboxEntry
 from bordergate.clearance_api import ClearanceRequest, JourneyEvidence
 from bordergate.contracts import Outcome, ReasonCode
@@ -250,8 +253,11 @@ class RecordsStore:
             return [JourneyEvidence.model_validate(item) for item in items]
 
     @_guarded
-    def record_clearance(self, clearance: NewClearance, outbox: NewEvent) -> RecordResult:
-        """Write the clearance and its event in one transaction.
+    def record_clearance(
+        self, clearance: NewClearance, outbox: NewEvent, *, also: Sequence[Base] = ()
+    ) -> RecordResult:
+        """Write the clearance and its event in one transaction, with the rows in ``also``
+        (the referral of a referred clearance).
 
         If the request_id is already recorded (a concurrent retry won the race), nothing is
         written and the recorded clearance is returned with ``created=False``.
@@ -300,8 +306,28 @@ class RecordsStore:
                 session.add(row)
                 session.flush()  # the clearance first: a duplicate request_id fails here
                 session.add(entry)
+                session.add_all(also)
                 session.flush()
                 outbox_id = entry.id
+                # The outcome joins the audit chain in the same transaction as the record.
+                from backend.audit.chain import append_audit  # the chain imports this module
+
+                append_audit(
+                    session,
+                    kind="clearance",
+                    actor=f"lane:{req.hall}/{req.lane_id}",
+                    subject=str(clearance.clearance_id),
+                    detail={
+                        "request_id": str(req.request_id),
+                        "hall": str(req.hall),
+                        "lane_id": req.lane_id,
+                        "outcome": str(clearance.outcome),
+                        "reasons": [str(r) for r in clearance.reasons],
+                        "scheme": clearance.scheme,
+                        "permitted_until": clearance.permitted_until,
+                    },
+                    at=clearance.decided_at,
+                )
                 stored = _stored(row)
         except IntegrityError:
             existing = self.find_clearance(req.request_id)

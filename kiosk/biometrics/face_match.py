@@ -4,7 +4,10 @@ The default threshold, :data:`CALIBRATED_THRESHOLD` (0.55), is set from FMR/FNMR
 with ``benchmarks/face.py`` (method in its docstring; figures in the comment on the constant).
 A false reject sends the traveller to an officer; a false accept admits the wrong person: the
 threshold is the loosest one whose FMR stays within 0.1% with 95% confidence on that set.
-Liveness is reported as ``"not_checked"``.
+:meth:`FaceRecognitionVerifier.verify` reports liveness as ``"not_checked"``; the kiosk's live
+capture (:mod:`kiosk.biometrics.live_capture`) checks liveness and calls
+:meth:`FaceRecognitionVerifier.verify_live` with its verdict and its best frames, whose faces it
+has already located (so they are encoded without a second detection; the reference, once).
 
 Pipeline, for the reference (document photo) and each examined live frame:
 
@@ -66,6 +69,8 @@ from PIL import Image, ImageFile
 from bordergate.clearance_api import FaceResult
 
 from . import RGBImage
+from .capture import FaceAnalyzer, QualityLimits
+from .live_capture import LiveFrame
 
 __all__ = [
     "CALIBRATED_THRESHOLD",
@@ -231,6 +236,7 @@ class FaceRecognitionVerifier:
         min_detection_side: int = 250,
         upsample_times: int = 1,
         max_live_frames: int = 5,
+        num_jitters: int = 1,
     ) -> None:
         if not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
             raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
@@ -244,6 +250,10 @@ class FaceRecognitionVerifier:
         self.min_detection_side = min_detection_side
         self.upsample_times = upsample_times
         self.max_live_frames = max_live_frames
+        if not 1 <= num_jitters <= 100:
+            raise ValueError(f"num_jitters must be 1-100, got {num_jitters}")
+        self.num_jitters = num_jitters
+        """Encoder jitters for live frames and the reference (time grows linearly)."""
         self._fr: Any = _load_backend()
 
     def __repr__(self) -> str:
@@ -291,6 +301,47 @@ class FaceRecognitionVerifier:
             reason="matched" if matched else "not_matched",
             reference_faces=1,
             live_faces=tuple(counts),
+        )
+
+    def analyzer(self, limits: QualityLimits | None = None) -> FaceAnalyzer:
+        """A frame analyser for one transaction (detection, tracking, landmarks, quality)."""
+        return FaceAnalyzer(self._fr, _DLIB_LOCK, limits)
+
+    def verify_live(
+        self,
+        frames: Sequence[LiveFrame],
+        reference: RGBImage,
+        liveness: Literal["passed", "failed", "not_checked"] = "not_checked",
+    ) -> FaceResult:
+        """Verify the capture's best frames (their faces already located) against the reference.
+
+        The reference is detected and encoded once; each live frame is encoded from its known
+        box (5-point landmarks, no second detection), at most ``max_live_frames`` of them, and
+        the distances are fused by their median. ``liveness`` is carried into the result.
+        """
+        ref = _normalise(reference, "reference")
+        images = [_normalise(f.image, f"live[{i}]") for i, f in enumerate(frames)]
+        if not images:
+            return FaceResult(matched=False, score=0.0, liveness=liveness)
+        _, ref_encoding = self._encode_exactly_one(ref)
+        if ref_encoding is None:
+            return FaceResult(matched=False, score=0.0, liveness=liveness)
+        dlib = importlib.import_module("dlib")
+        api = self._fr.api
+        distances: list[float] = []
+        for image, frame in zip(images[: self.max_live_frames], frames, strict=False):
+            with _DLIB_LOCK:
+                shape = api.pose_predictor_5_point(image, dlib.rectangle(*frame.box))
+                encoding = np.asarray(
+                    api.face_encoder.compute_face_descriptor(image, shape, self.num_jitters),
+                    dtype=np.float64,
+                )
+            distances.append(float(np.linalg.norm(encoding - ref_encoding)))
+        distance = float(np.median(distances))
+        if not math.isfinite(distance):  # pragma: no cover - defensive: fail closed
+            return FaceResult(matched=False, score=0.0, liveness=liveness)
+        return FaceResult(
+            matched=distance <= self.threshold, score=_score(distance), liveness=liveness
         )
 
     def compare(self, probe: RGBImage, reference: RGBImage) -> FaceComparison:
@@ -372,7 +423,10 @@ class FaceRecognitionVerifier:
             if len(locations) != 1:
                 return len(locations), None
             encodings = self._fr.face_encodings(
-                prepared, known_face_locations=locations, model="small"
+                prepared,
+                known_face_locations=locations,
+                num_jitters=self.num_jitters,
+                model="small",
             )
         if len(encodings) != 1:  # pragma: no cover - one location gives one encoding
             return 1, None

@@ -23,6 +23,7 @@ from backend.app import create_app
 from backend.records.store import RecordsStore
 from backend.records.tables import ClearanceRecord
 from backend.settings import BackendSettings
+from tests.auth_helpers import LaneDevices
 
 BASE_REQUEST: dict[str, Any] = {
     "hall": "airport",
@@ -82,12 +83,17 @@ def settings(tmp_path: Path) -> BackendSettings:
 async def running(
     settings: BackendSettings, embedded: fakeredis.FakeServer | None = None
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with its lifespan running, and a client talking to it in-process."""
+    """The app with its lifespan running, and a client talking to it in-process.
+
+    The client posts clearances as a registered kiosk of the body's lane (``LaneDevices``).
+    """
     app = create_app(settings, embedded_redis=embedded)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://backend"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://backend",
+            auth=LaneDevices(app.state.records),
         ) as client,
     ):
         yield app, client

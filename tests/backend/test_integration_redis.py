@@ -22,7 +22,9 @@ async def test_clearance_event_on_the_real_stream(tmp_path: Path, redis_url: str
     reader = Redis.from_url(redis_url, decode_responses=True)
     try:
         baseline = await connected_clients(reader)
-        settings = make_settings(tmp_path, redis_url=redis_url)
+        # A replay grace longer than the test: the request's own publish is the only one (with
+        # no grace the replay task may publish the same event first; consumers dedupe by id).
+        settings = make_settings(tmp_path, redis_url=redis_url, outbox_replay_grace_s=30.0)
         async with running(settings) as (_app, client):
             assert (await client.get("/readyz")).status_code == 200
             assert await connected_clients(reader) > baseline

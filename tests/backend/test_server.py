@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from backend.server import build_server, uvicorn_log_config
+from tests.auth_helpers import register_device_for
 from tests.backend.conftest import clearance_body, make_settings
 from tests.conftest import free_port
 
@@ -50,7 +51,12 @@ async def test_serves_over_http_and_stops(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}
             assert (await client.get("/readyz")).status_code == 200
-            response = await client.post("/v1/clearances", json=clearance_body())
+            token = register_device_for(settings.database_url, "airport", "A-01")
+            response = await client.post(
+                "/v1/clearances",
+                json=clearance_body(),
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert response.status_code == 200
             assert response.json()["outcome"] == "admit"
     finally:

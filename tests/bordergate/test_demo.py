@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,13 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
     lines = proc.stdout.decode().strip().splitlines()
     assert len(lines) == 1, lines  # one JSON object, nothing else on stdout
     summary = json.loads(lines[0])
-    assert set(summary) == {"travellers", "admitted", "referred", "p95_wait_s"}
+    assert set(summary) == {"travellers", "admitted", "referred", "p95_wait_s", "users", "urls"}
+    assert summary["urls"]["manager dashboard"].endswith("/dashboard")
+    for lane in ("A1", "A2", "C1", "C2"):  # each kiosk's traveller page, on a real port
+        assert re.fullmatch(
+            rf"http://127\.0\.0\.1:[1-9]\d*/lanes/{lane}", summary["urls"][f"traveller page {lane}"]
+        )
+    assert set(summary["users"]) == {"officer", "supervisor", "manager", "admin"}
     assert summary["travellers"] > 0
     assert summary["admitted"] + summary["referred"] == summary["travellers"]
     assert summary["admitted"] > 0  # citizens with matching faces pass

@@ -21,6 +21,7 @@ from bordergate.contracts import (
     heartbeat_key,
     wait_stats_key,
 )
+from tests.auth_helpers import register_device_for
 from tests.conftest import free_port
 from tests.processes import part_env, start_part, stop_part, wait_http_ok
 
@@ -47,6 +48,8 @@ def test_backend_monitor_and_kiosk_processes_clear_travellers(
         monitor = start_part(["monitor", "--consumer-name", "m1"], env, tmp_path / "monitor.log")
         procs.append(monitor)
         wait_http_ok(f"http://127.0.0.1:{port}/readyz", backend)
+        # The kiosk authenticates as a device registered for its lane (fail closed otherwise).
+        env["BORDERGATE_DEVICE_TOKEN"] = register_device_for(f"sqlite:///{db}", "airport", "A1")
         kiosk = start_part(
             ["kiosk", "--lane", "A1", "--hall", "airport",
              "--backend-url", f"http://127.0.0.1:{port}",

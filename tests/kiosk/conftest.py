@@ -117,9 +117,21 @@ class RecordingBackend:
     def __init__(self, respond: Handler | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.respond = respond or (lambda req: httpx.Response(201, json=decision_for(req)))
+        self.referrals: list[dict[str, Any]] = []
+        """Referral reports (``POST /v1/referrals``), answered with a new referral id."""
+        self.photos: dict[str, dict[str, Any]] = {}
+        """Photo uploads by referral id (``PUT /v1/referrals/{id}/photos``)."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/v1/clearances"
+        path = request.url.path
+        if path == "/v1/referrals" and request.method == "POST":
+            self.referrals.append(json.loads(request.content))
+            return httpx.Response(201, json={"referral_id": str(uuid.uuid4()), "created": True})
+        if path.startswith("/v1/referrals/") and path.endswith("/photos"):
+            referral_id = path.split("/")[3]
+            self.photos[referral_id] = json.loads(request.content)
+            return httpx.Response(200, json={"stored": []})
+        assert path == "/v1/clearances"
         self.requests.append(json.loads(request.content))
         return self.respond(request)
 

@@ -16,6 +16,7 @@ from hardware_mocks.travellers import PopulationMix, TravellerFactory
 from kiosk.backend_client import BackendClient
 from kiosk.session import KioskSession, SessionState
 from kiosk.settings import KioskSettings
+from tests.auth_helpers import register_device_for
 from tests.conftest import free_port
 from tests.kiosk.conftest import FakeVerifier
 from tests.processes import part_env, start_part, stop_part, wait_http_ok
@@ -86,7 +87,12 @@ async def test_backend_killed_mid_request_refers_and_gate_stays_shut(
         lane = MockLane("A1", speed=settings.speed, seed=1)
         lane.present(traveller)
         states: list[SessionState] = []
-        client = BackendClient(f"http://127.0.0.1:{proxy_port}", settings.backend_timeout_s)
+        token = register_device_for(
+            f"sqlite:///{tmp_path / 'records.sqlite3'}", "airport", settings.lane_id
+        )
+        client = BackendClient(
+            f"http://127.0.0.1:{proxy_port}", settings.backend_timeout_s, device_token=token
+        )
         session = KioskSession(
             settings,
             lane.devices,

@@ -1,0 +1,1 @@
+"""Sign-in, sessions, roles and kiosk device tokens."""

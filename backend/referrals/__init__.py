@@ -1,0 +1,1 @@
+"""Referrals: every traveller an e-gate sends to an officer, until the officer decides."""
