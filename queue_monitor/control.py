@@ -34,7 +34,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast, get_args
@@ -170,6 +170,27 @@ class HallInputs:
     oldest_wait_s: float
     arrivals_last_hour: int
     egate_share: float
+
+
+def hall_snapshot(
+    inputs: HallInputs, lanes: Mapping[str, LaneState], active: Iterable[str]
+) -> HallSnapshot:
+    """What the planning controller decides on: the inputs, the lanes now and the alert kinds
+    in force (kinds already raised clear only with margin, hysteresis as in the simulator)."""
+    config = inputs.config
+    egate_queue = round(inputs.queue_length * inputs.egate_share)
+    officer_queue = inputs.queue_length - egate_queue
+    oldest = inputs.oldest_wait_s
+    return HallSnapshot(
+        **inputs.snapshot_base,
+        active_alerts=tuple(cast(AlertKind, k) for k in active if k in ALERT_KINDS),
+        egate=lane_group(
+            lanes, "egate", config.egates_installed, egate_queue, oldest if egate_queue else 0.0
+        ),
+        officer=lane_group(
+            lanes, "officer", config.officer_desks, officer_queue, oldest if officer_queue else 0.0
+        ),
+    )
 
 
 @dataclass(slots=True)
@@ -387,27 +408,7 @@ class LaneController:
         config = inputs.config
         lanes, dropped = reconcile(hall, stored, config, now)
         lanes = advance(lanes, config, now)
-        egate_queue = round(inputs.queue_length * inputs.egate_share)
-        officer_queue = inputs.queue_length - egate_queue
-        snapshot = HallSnapshot(
-            **inputs.snapshot_base,
-            # Kinds already raised clear only with margin (hysteresis), as in the simulator.
-            active_alerts=tuple(cast(AlertKind, k) for k in active if k in ALERT_KINDS),
-            egate=lane_group(
-                lanes,
-                "egate",
-                config.egates_installed,
-                egate_queue,
-                inputs.oldest_wait_s if egate_queue else 0.0,
-            ),
-            officer=lane_group(
-                lanes,
-                "officer",
-                config.officer_desks,
-                officer_queue,
-                inputs.oldest_wait_s if officer_queue else 0.0,
-            ),
-        )
+        snapshot = hall_snapshot(inputs, lanes, active)
         started = time.perf_counter()
         decision = planning.decide(snapshot, self.config)
         decide_ms = (time.perf_counter() - started) * 1000.0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,13 +25,12 @@ from redis.asyncio import Redis
 
 from backend.dashboard.models import ArrivalBucket, ForecastBucket, HallForecast
 from bordergate.contracts import Hall, ScheduledArrival
-from queue_monitor.control import ALERT_KINDS, LaneController, read_active_alerts, read_lanes
+from queue_monitor.control import LaneController, hall_snapshot, read_active_alerts, read_lanes
 from queue_monitor.hall_config import HallConfig
-from queue_monitor.lanes import advance, lane_group, reconcile
+from queue_monitor.lanes import advance, reconcile
 from queue_monitor.planning import controller as planning
 from queue_monitor.planning.arrivals import Wave, expected_per_minute
 from queue_monitor.planning.controller import (
-    AlertKind,
     ControllerConfig,
     HallSnapshot,
     lane_profile,
@@ -54,27 +52,7 @@ async def read_snapshot(
     config = inputs.config
     lanes, _ = reconcile(hall, await read_lanes(redis, hall), config, now)
     lanes = advance(lanes, config, now)
-    active = await read_active_alerts(redis, hall)
-    egate_queue = round(inputs.queue_length * inputs.egate_share)
-    officer_queue = inputs.queue_length - egate_queue
-    return HallSnapshot(
-        **inputs.snapshot_base,
-        active_alerts=tuple(cast(AlertKind, kind) for kind in active if kind in ALERT_KINDS),
-        egate=lane_group(
-            lanes,
-            "egate",
-            config.egates_installed,
-            egate_queue,
-            inputs.oldest_wait_s if egate_queue else 0.0,
-        ),
-        officer=lane_group(
-            lanes,
-            "officer",
-            config.officer_desks,
-            officer_queue,
-            inputs.oldest_wait_s if officer_queue else 0.0,
-        ),
-    )
+    return hall_snapshot(inputs, lanes, await read_active_alerts(redis, hall))
 
 
 def weighted_p95(values: FloatArray, weights: FloatArray) -> float | None:

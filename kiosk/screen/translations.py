@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final, TypedDict
 
 from bordergate.contracts import ReasonCode
+from kiosk.biometrics.capture import GUIDANCE_KEYS as FACE_STEP_GUIDANCE
 
 
 class LanguageInfo(TypedDict):
@@ -39,15 +40,9 @@ LANGUAGES: Final[dict[str, LanguageInfo]] = {
 DEFAULT_LANGUAGE: Final = "en"
 
 GUIDANCE_KEYS: Final[tuple[str, ...]] = (
-    "move_closer",
+    *FACE_STEP_GUIDANCE,
+    # Not sent by today's face step; translated so a capture change needs no new wording.
     "move_back",
-    "face_camera",
-    "hold_still",
-    "one_person_only",
-    "more_light",
-    "turn_left",
-    "turn_right",
-    "look_straight",
     "blink",
     "remove_glasses",
     "uncover_face",
