@@ -30,6 +30,7 @@ import numpy.typing as npt
 from PIL import ImageFile
 from scipy import ndimage
 
+from bordergate.native import DLIB_LOCK
 from hardware_mocks.interfaces import RGBImage
 
 Floats = npt.NDArray[np.float64]
@@ -63,11 +64,12 @@ def find_landmarks(texture: RGBImage) -> Floats:
     if models is not None:
         detector, predictor = models
         image = np.ascontiguousarray(texture)
-        rects = detector(image, 1)  # type: ignore[operator]
-        if len(rects) >= 1:
-            rect = max(rects, key=lambda r: r.width())
-            shape = predictor(image, rect)  # type: ignore[operator]
-            return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+        with DLIB_LOCK:  # the kiosk may be verifying in a worker thread with the same models
+            rects = detector(image, 1)  # type: ignore[operator]
+            if len(rects) >= 1:
+                rect = max(rects, key=lambda r: r.width())
+                shape = predictor(image, rect)  # type: ignore[operator]
+                return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
     side = np.array([texture.shape[1], texture.shape[0]], dtype=np.float64)
     return CANONICAL_LANDMARKS * side
 

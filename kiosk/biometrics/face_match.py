@@ -67,6 +67,7 @@ import numpy.typing as npt
 from PIL import Image, ImageFile
 
 from bordergate.clearance_api import FaceResult
+from bordergate.native import DLIB_LOCK
 
 from . import RGBImage
 from .capture import FaceAnalyzer, QualityLimits
@@ -111,9 +112,6 @@ AssessmentReason = Literal[
 
 _Encoding = npt.NDArray[np.float64]
 
-# face_recognition keeps its dlib models as module globals. dlib networks keep per-call state
-# in their layers and must not run concurrently; the kiosk calls verify() from worker threads.
-_DLIB_LOCK = threading.Lock()
 _BACKEND: ModuleType | None = None
 _BACKEND_LOCK = threading.Lock()
 
@@ -305,7 +303,7 @@ class FaceRecognitionVerifier:
 
     def analyzer(self, limits: QualityLimits | None = None) -> FaceAnalyzer:
         """A frame analyser for one transaction (detection, tracking, landmarks, quality)."""
-        return FaceAnalyzer(self._fr, _DLIB_LOCK, limits)
+        return FaceAnalyzer(self._fr, DLIB_LOCK, limits)
 
     def verify_live(
         self,
@@ -330,7 +328,7 @@ class FaceRecognitionVerifier:
         api = self._fr.api
         distances: list[float] = []
         for image, frame in zip(images[: self.max_live_frames], frames, strict=False):
-            with _DLIB_LOCK:
+            with DLIB_LOCK:
                 shape = api.pose_predictor_5_point(image, dlib.rectangle(*frame.box))
                 encoding = np.asarray(
                     api.face_encoder.compute_face_descriptor(image, shape, self.num_jitters),
@@ -416,7 +414,7 @@ class FaceRecognitionVerifier:
         never leave this module otherwise.
         """
         prepared = self._prepare(image)
-        with _DLIB_LOCK:
+        with DLIB_LOCK:
             locations = self._fr.face_locations(
                 prepared, number_of_times_to_upsample=self.upsample_times, model="hog"
             )

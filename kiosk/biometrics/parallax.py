@@ -40,6 +40,8 @@ INNER = 1.9
 or picture border is scored."""
 PERCENTILE = 80.0
 RADIUS = 4
+ROUNDS = 2
+"""Flow-and-homography refinements of the map to the turned frame."""
 MIN_TEXTURE = 1e-3
 """Smallest local gradient energy (of the z-scored crop) worth a flow vector."""
 GRID = 2
@@ -130,7 +132,7 @@ def parallax_score(
     src = np.stack([cc, rr], axis=1).astype(np.float64)
     mapping = guess @ to_frontal
     residual: Floats | None = None
-    for _ in range(2):
+    for _ in range(ROUNDS):
         mov = _grey(turned, mapping, step)
         dst = _flow_points(ref, mov, rr, cc)
         model = _fit(src, dst)

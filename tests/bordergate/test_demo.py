@@ -33,7 +33,7 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
         BORDERGATE_DATA_DIR=str(test_data_dir),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "bordergate.cli", "demo", "--duration", "15", "--json",
+        [sys.executable, "-m", "bordergate.cli", "demo", "--duration", "30", "--json",
          "--port", "0"],
         cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, check=False,
     )  # fmt: skip
@@ -54,7 +54,7 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
     assert set(summary["p95_wait_s"]) == {"airport", "cruise"}
     for hall, p95 in summary["p95_wait_s"].items():
         assert isinstance(p95, float), (hall, p95)
-        assert 0 <= p95 < 10, (hall, p95)
+        assert 0 <= p95 < 30, (hall, p95)
 
     # Citizens, transit passengers and cruise groups, each admitted by the policy engine.
     engine = sa.create_engine(f"sqlite:///{db}")
