@@ -81,8 +81,12 @@ async def test_pending_rows_from_a_previous_run_are_published_at_start(
             async def published() -> bool:
                 return bool(await reader.xlen(STREAM_CLEARANCES) == 1)
 
+            async def marked() -> bool:  # the row is marked just after the XADD
+                return await asyncio.to_thread(app.state.records.count_pending) == 0
+
             await eventually(published)
-            assert await asyncio.to_thread(app.state.records.count_pending) == 0
+            await eventually(marked)
+            assert await reader.xlen(STREAM_CLEARANCES) == 1
         finally:
             await reader.aclose()
 
