@@ -3,7 +3,8 @@
 Desks are the hall's ``officer`` lanes in ``lane_state_key(hall)`` (``officer-01``...), created by
 the queue monitor's lane controller. The console changes one desk's ``LaneState`` under WATCH, so
 a controller step that read the lanes meanwhile retries on the new state (and the other way
-round), and pushes the hall's lanes on ``CHANNEL_LIVE`` as the controller does. The officer who
+round), and, once the change is audited, pushes the hall's lanes on ``CHANNEL_LIVE`` as the
+controller does. The officer who
 opened a desk holds it (``desk_officer_key``); only they or a supervisor close it. Every change is
 appended to the audit trail (kinds ``desk-open``, ``desk-close``); if that fails, the desk is set
 back and the change is refused.
@@ -146,9 +147,7 @@ class DeskService:
                     new = _changed(lane, action, now)
                     _multi(pipe)
                     if new is not None:
-                        lanes[lane_id] = new
                         pipe.hset(key, lane_id, new.model_dump_json())
-                        pipe.publish(CHANNEL_LIVE, lanes_message(hall, list(lanes.values())))
                     if action == "open":
                         pipe.set(claim, principal.username, ex=DESK_CLAIM_TTL_S)
                     else:
@@ -199,6 +198,9 @@ class DeskService:
         except Exception:
             await self._restore(hall, before, holder)
             raise
+        # Announced only once audited: a change that was set back is never shown.
+        lanes = parse_lanes(await self.redis.hgetall(lane_state_key(hall)))
+        await self.redis.publish(CHANNEL_LIVE, lanes_message(hall, lanes))
         log.info(
             "desk.changed",
             hall=str(hall),
