@@ -2,13 +2,15 @@
 
 At-least-once: a row is marked published only after XADD succeeded; a crash or a Redis outage in
 between leaves it pending, and the replay task publishes it later (consumers de-duplicate on
-``event_id``). Within one process a lock keeps the replay and the publish-after-commit from both
-sending the same row; across workers the grace period does.
+``event_id``). Within one process a lock serialises the replay and the publish-after-commit, and
+the ids the replay sent recently are remembered, so a row the replay picked up between commit and
+publish-after-commit is not sent twice; across workers the grace period keeps them apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +53,8 @@ class OutboxPublisher:
         self.publish_timeout_s = publish_timeout_s
         self.clock = clock
         self._lock = asyncio.Lock()
+        self._replayed: deque[int] = deque(maxlen=4 * batch_size)
+        """Ids the replay published lately (a row commits before its publish-after-commit)."""
 
     async def _xadd(self, stream: str, fields: Mapping[str, str]) -> None:
         payload: dict[FieldT, EncodableT] = dict(fields.items())
@@ -65,6 +69,8 @@ class OutboxPublisher:
             log.info("outbox.publish_deferred", outbox_id=outbox_id, error="replay busy")
             return False
         try:
+            if outbox_id in self._replayed:
+                return True  # the replay got there first (only possible with a short grace)
             try:
                 async with asyncio.timeout(self.publish_timeout_s):
                     await self._xadd(stream, fields)
@@ -105,6 +111,7 @@ class OutboxPublisher:
                         return published
                     self.metrics.outbox_published.inc()
                     await to_thread.run_sync(self.store.mark_published, [row.id], self.clock())
+                    self._replayed.append(row.id)
                     published += 1
                 if len(rows) < self.batch_size:
                     break

