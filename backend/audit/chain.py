@@ -72,6 +72,19 @@ def entry_hash(
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+def row_hash(row: AuditEntry) -> str:
+    """The hash a stored entry should carry, from its own fields."""
+    return entry_hash(
+        seq=row.seq,
+        at=row.at,
+        kind=row.kind,
+        actor=row.actor,
+        subject=row.subject,
+        detail=row.detail,
+        prev_hash=row.prev_hash,
+    )
+
+
 def _lock_head(session: Session) -> AuditHead:
     """Take the append lock and return the head row (created on first use)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -225,16 +238,7 @@ def _verify_session(session: Session) -> tuple[BrokenEntry | None, int]:
                 return BrokenEntry(expected_seq, f"entry {expected_seq} is missing"), checked
             if row.prev_hash != prev:
                 return BrokenEntry(row.seq, "prev_hash does not match the previous entry"), checked
-            digest = entry_hash(
-                seq=row.seq,
-                at=row.at,
-                kind=row.kind,
-                actor=row.actor,
-                subject=row.subject,
-                detail=row.detail,
-                prev_hash=row.prev_hash,
-            )
-            if digest != row.hash:
+            if row_hash(row) != row.hash:
                 return BrokenEntry(row.seq, "contents do not match the entry's hash"), checked
             prev = row.hash
             expected_seq += 1

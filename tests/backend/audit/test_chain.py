@@ -15,6 +15,7 @@ from backend.audit.chain import (
     audit_append,
     entry_hash,
     recent_entries,
+    row_hash,
     verify_chain,
     verify_chain_counted,
 )
@@ -78,15 +79,7 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(store: RecordsStore
         row = session.get(AuditEntry, 2)
         assert row is not None
         row.actor = "someone-else"
-        row.hash = entry_hash(
-            seq=row.seq,
-            at=row.at,
-            kind=row.kind,
-            actor=row.actor,
-            subject=row.subject,
-            detail=row.detail,
-            prev_hash=row.prev_hash,
-        )
+        row.hash = row_hash(row)
     broken = verify_chain(store)
     assert broken is not None
     assert broken.seq == 3
