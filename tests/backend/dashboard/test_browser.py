@@ -223,7 +223,10 @@ def test_manager_sees_charts_and_acknowledges_a_live_alert(
     _sign_in(page, running.base, "mia")
     page.wait_for_url(f"{running.base}/dashboard")
     page.wait_for_selector("#conn:text('live')")
+    # "live" shows when the socket opens; the charts are drawn from the first state message.
     for hall in ("airport", "cruise"):
+        page.locator(f"#hall-{hall} .chart-waits canvas").wait_for()
+        page.locator(f"#hall-{hall} .chart-lanes canvas").wait_for()
         assert page.locator(f"#hall-{hall} .chart-waits canvas").count() == 1
         assert page.locator(f"#hall-{hall} .chart-lanes canvas").count() == 1
     page.wait_for_function(
