@@ -7,6 +7,7 @@ server.should_exit = True     # ... from another task
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import fakeredis
@@ -84,5 +85,37 @@ def build_server(
 
 
 def run(settings: BackendSettings | None = None) -> None:
-    """Serve until interrupted (for ``bordergate backend``)."""
-    build_server(settings).run()
+    """Serve until interrupted (for ``bordergate backend``).
+
+    With ``workers`` > 1, uvicorn's supervisor runs that many processes on one socket and
+    restarts any that dies; each builds its own app from the environment.
+    """
+    cfg = settings if settings is not None else BackendSettings()
+    if cfg.workers == 1:
+        build_server(cfg).run()
+        return
+    if not cfg.redis_url:
+        # An embedded Redis lives in one process: workers would each see their own lanes.
+        raise SystemExit("several backend workers share state only through Redis: set REDIS_URL")
+    configure_logging(cfg.log_level, cfg.log_json)
+    # The workers read their settings from the environment, so the command line's go there too.
+    os.environ.update(
+        {
+            "BORDERGATE_HOST": cfg.host,
+            "BORDERGATE_PORT": str(cfg.port),
+            "BORDERGATE_DATABASE_URL": cfg.database_url,
+            "REDIS_URL": cfg.redis_url,
+        }
+    )
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=cfg.host,
+        port=cfg.port,
+        workers=cfg.workers,
+        log_config=uvicorn_log_config(cfg.log_level, cfg.log_json),
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )

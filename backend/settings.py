@@ -23,6 +23,12 @@ class BackendSettings(CommonSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes; more than one needs REDIS_URL (shared state)",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024, gt=0, description="Larger request bodies get 413 before parsing"
     )

@@ -81,12 +81,13 @@ def demo(
 def backend(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (needs REDIS_URL)")] = None,
 ) -> None:
     """The backend API on its own (REDIS_URL names the shared Redis)."""
     from backend.server import run
     from backend.settings import BackendSettings
 
-    run(BackendSettings(**_overrides(host=host, port=port)))
+    run(BackendSettings(**_overrides(host=host, port=port, workers=workers)))
 
 
 @app.command()

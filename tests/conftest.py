@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import fakeredis
@@ -103,3 +104,39 @@ def test_data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"test data not found at {path}; set BORDERGATE_TEST_DATA")
     return path
+
+
+RELIABILITY_AREAS = ("faults", "load", "hostile", "security")
+
+
+@dataclass(frozen=True)
+class ReliabilityCase:
+    """What a reliability case injects, what it checks was kept, and what it measured.
+
+    Recorded as junit properties; ``benchmarks/reliability.py`` builds docs/reliability.md from
+    them, so the report always says what the tests really did.
+    """
+
+    request: pytest.FixtureRequest
+
+    def _record(self, key: str, value: object) -> None:
+        self.request.node.user_properties.append((key, str(value)))
+
+    def injects(self, what: str) -> None:
+        self._record("injects", what)
+
+    def asserts(self, what: str) -> None:
+        self._record("asserts", what)
+
+    def measured(self, name: str, value: object, unit: str = "") -> None:
+        self._record(f"measured:{name}", f"{value} {unit}".strip())
+
+
+@pytest.fixture
+def reliability_case(request: pytest.FixtureRequest) -> ReliabilityCase:
+    """For tests marked ``@pytest.mark.reliability("faults"|"load"|"hostile"|"security")``."""
+    marker = request.node.get_closest_marker("reliability")
+    if marker is None or not marker.args or marker.args[0] not in RELIABILITY_AREAS:
+        pytest.fail(f"reliability_case needs @pytest.mark.reliability(one of {RELIABILITY_AREAS})")
+    request.node.user_properties.append(("area", marker.args[0]))
+    return ReliabilityCase(request)

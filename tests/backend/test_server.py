@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +79,51 @@ def test_uvicorn_records_render_as_json(
     assert record["event"] == "Started server process [42]"
     assert record["level"] == "info"
     assert record["logger"] == "uvicorn.error"
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_several_workers_serve_one_port_and_a_killed_one_is_replaced(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from tests.processes import part_env, start_part, stop_part, wait_http_ok
+
+    port = free_port()
+    env = part_env(
+        REDIS_URL=redis_url, BORDERGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    )
+    proc = start_part(
+        ["backend", "--port", str(port), "--workers", "2"], env, tmp_path / "backend.log"
+    )
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/healthz", proc)
+        children = _children(proc.pid)
+        assert len(children) >= 2, children
+        os.kill(children[0], signal.SIGKILL)
+        # The supervisor replaces the worker; the port answers throughout.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = _children(proc.pid)
+            if children[0] not in now and len(now) >= 2:
+                break
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+            time.sleep(0.2)
+        assert children[0] not in _children(proc.pid)
+        assert len(_children(proc.pid)) >= 2
+    finally:
+        stop_part(proc)
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of uvicorn's supervisor (multiprocessing also starts a resource tracker)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [int(p) for p in path.read_text().split()]
+    return [p for p in pids if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def test_several_workers_need_a_shared_redis(tmp_path: Path) -> None:
+    from backend.server import run
+
+    settings = make_settings(tmp_path, port=free_port()).model_copy(update={"workers": 2})
+    with pytest.raises(SystemExit, match="REDIS_URL"):
+        run(settings)
