@@ -39,11 +39,20 @@ from backend.policy.ruleset import DEFAULT_RULES_DIR
 from backend.records.store import RecordsStore, RecordsUnavailableError
 from backend.referrals.service import ReferralService
 from backend.registries.service import open_registries
+from backend.security.production import ProductionConfigError, check_settings, check_store
 from backend.settings import BackendSettings
 from bordergate.redis_conn import open_redis
+from bordergate.security_headers import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 
+# The interactive API docs are FastAPI's page, which loads Swagger UI / ReDoc over HTTPS with an
+# inline bootstrap script; the staff pages keep the strict policy.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https:; "
+    "style-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:; font-src https:; "
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; frame-ancestors 'none'"
+)
 DESCRIPTION = """\
 Decides self-service border clearances for the bordergate e-gates, keeps the entry records and
 publishes clearance events. A kiosk that gets no decision refers the traveller to an officer.
@@ -62,6 +71,7 @@ def create_app(
     (a private one if not given).
     """
     cfg = settings if settings is not None else BackendSettings()
+    check_settings(cfg)  # production mode: no default secrets, no insecure cookies
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +81,12 @@ def create_app(
             await to_thread.run_sync(store.ensure_schema)
         except RecordsUnavailableError:
             log.error("records.schema_deferred", database=store.backend_name)
+        try:
+            await to_thread.run_sync(check_store, cfg, store)  # production: no demo accounts
+        except (ProductionConfigError, RecordsUnavailableError):
+            await redis.aclose()
+            await to_thread.run_sync(store.dispose)
+            raise
         metrics = BackendMetrics()
         outbox = OutboxPublisher(
             redis,
@@ -109,6 +125,10 @@ def create_app(
             app.state.policy,
             Sources(registries=app.state.registries, cruise=app.state.cruise, flights=flights),
             referrals=app.state.referrals,
+            decision_clock=cfg.decision_clock,
+            clock_skew_tolerance_s=cfg.clock_skew_tolerance_s,
+            decision_deadline_s=cfg.decision_deadline_s,
+            budget_margin_s=cfg.decision_budget_margin_s,
         )
         replay = asyncio.create_task(
             outbox.run(cfg.outbox_replay_interval_s), name="bordergate-outbox-replay"
@@ -166,6 +186,14 @@ def create_app(
             "/v1/manifests": cfg.max_manifest_bytes,
             "/v1/referrals/*/photos": cfg.max_referral_photos_bytes,
         },
+        body_timeout_s=cfg.request_body_timeout_s,
     )
     app.add_middleware(RequestLogMiddleware)
+    # Outermost: every response, the middleware's own 413s included, gets the headers.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=cfg.session_cookie_secure,
+        cacheable_prefixes=("/static/",),
+        path_csp={"/docs": DOCS_CSP, "/redoc": DOCS_CSP},
+    )
     return app

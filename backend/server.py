@@ -13,10 +13,21 @@ from typing import Any
 import fakeredis
 import structlog
 import uvicorn
+from fastapi import FastAPI
 
 from backend.app import create_app
+from backend.http_protocol import EnvHeaderDeadlineH11Protocol, header_deadline_protocol
 from backend.settings import BackendSettings
 from bordergate.logging import configure_logging
+
+# Limits on what one client may hold (the header and body deadlines are the settings'):
+# idle keep-alive connections close after 5 s; a request line plus headers over 16 KiB is refused
+# (h11 answers 431/400); a websocket reads at most 16 messages ahead of the app.
+CLIENT_LIMITS: dict[str, Any] = {
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 16 * 1024,
+    "ws_max_queue": 16,
+}
 
 
 def uvicorn_log_config(level: str = "INFO", json: bool = True) -> dict[str, Any]:
@@ -80,8 +91,18 @@ def build_server(
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=5,
+        http=header_deadline_protocol(cfg.request_header_timeout_s),
+        **CLIENT_LIMITS,
+        ws_max_size=cfg.ws_max_message_bytes,
     )
     return uvicorn.Server(config)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process, its logs configured like the single-process server's."""
+    cfg = BackendSettings()
+    configure_logging(cfg.log_level, cfg.log_json)
+    return create_app(cfg)
 
 
 def run(settings: BackendSettings | None = None) -> None:
@@ -105,10 +126,11 @@ def run(settings: BackendSettings | None = None) -> None:
             "BORDERGATE_PORT": str(cfg.port),
             "BORDERGATE_DATABASE_URL": cfg.database_url,
             "REDIS_URL": cfg.redis_url,
+            "BORDERGATE_REQUEST_HEADER_TIMEOUT_S": str(cfg.request_header_timeout_s),
         }
     )
     uvicorn.run(
-        "backend.app:create_app",
+        "backend.server:worker_app",
         factory=True,
         host=cfg.host,
         port=cfg.port,
@@ -118,4 +140,7 @@ def run(settings: BackendSettings | None = None) -> None:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=5,
+        http=f"{EnvHeaderDeadlineH11Protocol.__module__}:{EnvHeaderDeadlineH11Protocol.__name__}",
+        **CLIENT_LIMITS,
+        ws_max_size=cfg.ws_max_message_bytes,
     )

@@ -7,7 +7,7 @@ crosses this boundary: the face result is a score and a decision, never an image
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +16,10 @@ from bordergate.contracts import Hall, Outcome, ReasonCode
 from bordergate.countries import UnknownCountryError, normalize
 
 ICAO_CODE = r"^[A-Z<]{1,3}$"
+ARRIVAL_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+DECISION_BUDGET_HEADER = "X-Decision-Budget-Ms"
+"""The kiosk's remaining time budget in ms, so the backend never commits a decision the kiosk
+has stopped waiting for (it refers the traveller when its budget runs out)."""
 
 
 class DocumentData(BaseModel):
@@ -76,7 +80,10 @@ class ClearanceRequest(BaseModel):
     request_id: uuid.UUID = Field(description="Idempotency key: a retry never records twice")
     hall: Hall
     lane_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    arrival_time: AwareDatetime
+    arrival_time: AwareDatetime = Field(
+        description=f"The kiosk's clock at the gate; {ARRIVAL_RANGE[0].year}-"
+        f"{ARRIVAL_RANGE[1].year - 1} (a clock outside that is broken)"
+    )
     document: DocumentData
     face: FaceResult
     journey: list[JourneyEvidence] = Field(
@@ -88,6 +95,14 @@ class ClearanceRequest(BaseModel):
             "card. Empty when nothing was presented (or none is asked of citizens)."
         ),
     )
+
+    @field_validator("arrival_time")
+    @classmethod
+    def _plausible_arrival(cls, value: datetime) -> datetime:
+        # Stays and look-backs are date arithmetic: near the calendar's ends it overflows.
+        if not ARRIVAL_RANGE[0] <= value < ARRIVAL_RANGE[1]:
+            raise ValueError("arrival_time is outside 2000-2199: the kiosk's clock is broken")
+        return value
 
 
 class ClearanceDecision(BaseModel):

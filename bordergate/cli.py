@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from backend.audit.cli import audit_app
-from backend.auth.cli import devices_app, users_app
+from backend.auth.cli import devices_app, feeds_app, users_app
 from bordergate.contracts import Hall
 
 app = typer.Typer(
@@ -159,6 +159,7 @@ app.add_typer(policy_app, name="policy")
 # Accounts, kiosk devices and the audit trail (their modules import the backend lazily).
 app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
+app.add_typer(feeds_app, name="feeds")
 app.add_typer(audit_app, name="audit")
 
 

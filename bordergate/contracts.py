@@ -56,6 +56,11 @@ def processed_key(group: str, event_id: str) -> str:
     return f"{PREFIX}:processed:{group}:{event_id}"
 
 
+def outbox_sent_key(event_id: str) -> str:
+    """Marker set with an outbox event's XADD (one transaction): the replay never adds it twice."""
+    return f"{PREFIX}:outbox-sent:{event_id}"
+
+
 def wait_samples_key(hall: Hall) -> str:
     """Sorted set of one hall's measured waits, shared by the queue monitors.
 
@@ -153,6 +158,8 @@ class ReasonCode(StrEnum):
     BACKEND_ERROR = "backend-error"
     DEVICE_NOT_AUTHORISED = "device-not-authorised"
     DEVICE_ERROR = "device-error"
+    DEVICE_UNRESPONSIVE = "device-unresponsive"
+    SESSION_ABANDONED = "session-abandoned"
     TIMEOUT = "timeout"
     TRAVELLER_LEFT = "traveller-left"
     # Policy engine (backend/policy): eligibility rules of the entry schemes.

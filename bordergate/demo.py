@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,9 @@ async def _report_progress(
         emit(" | ".join(parts))
 
 
-async def _prepare_halls(options: DemoOptions, base_url: str) -> dict[Hall, HallCrowd]:
+async def _prepare_halls(
+    options: DemoOptions, base_url: str, feed_tokens: Mapping[str, str]
+) -> dict[Hall, HallCrowd]:
     """Each hall's crowd, its first travellers known in advance: the cruise groups' manifests
     and the visa holders' visas are sent to the backend before anyone arrives."""
     crowds: dict[Hall, HallCrowd] = {}
@@ -152,7 +154,7 @@ async def _prepare_halls(options: DemoOptions, base_url: str) -> dict[Hall, Hall
             speed=options.speed,
             seed=options.seed,
         )
-    await post_feeds(base_url, manifests, visas, schedule)
+    await post_feeds(base_url, feed_tokens, manifests, visas, schedule)
     log.info(
         "demo.feeds_posted", manifests=len(manifests), visas=len(visas), schedule=len(schedule)
     )
@@ -199,17 +201,17 @@ async def run_demo(
     other_tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(monitor.run(parts_stop), name="monitor")
     ]
-    crowds = await _prepare_halls(options, base)
-    # Staff accounts with random passwords, and a device token per kiosk (POST /v1/clearances
-    # refuses kiosks without one).
+    # Staff accounts with random passwords, a device token per kiosk (POST /v1/clearances
+    # refuses kiosks without one) and a token per feed (manifests, visas, schedules).
     kiosk_lanes = [
         (hall.value, f"{LANE_PREFIX[hall]}{i}")
-        for hall in crowds
+        for hall in Hall
         for i in range(1, options.kiosks_per_hall + 1)
     ]
     access = await to_thread.run_sync(
         prepare_demo_access, backend_settings.database_url, kiosk_lanes
     )
+    crowds = await _prepare_halls(options, base, access.feeds)
     documents = simulated_documents(_fresh_folder(DEMO_MASTER_LIST))
     screens = ScreenHub()  # every kiosk's traveller page, from one server
     for hall, crowd in crowds.items():

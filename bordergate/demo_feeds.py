@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -120,18 +120,30 @@ def hall_schedule(
 
 async def post_feeds(
     base_url: str,
+    tokens: Mapping[str, str],
     manifests: Sequence[dict[str, Any]],
     visas: Sequence[dict[str, Any]],
     schedule: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """POST each manifest and visa, and the schedule; a refusal is an error in the demo's data."""
+    """POST each manifest and visa, and the schedule, each with its feed's token (``tokens`` by
+    scope: manifests, registry, schedules); a refusal is an error in the demo's data."""
+
+    def bearer(scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[scope]}"}
+
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
         if schedule:
-            response = await client.post("/v1/schedules", json={"arrivals": list(schedule)})
+            response = await client.post(
+                "/v1/schedules", json={"arrivals": list(schedule)}, headers=bearer("schedules")
+            )
             if response.status_code >= 300:
                 raise RuntimeError(f"/v1/schedules refused demo data: {response.text[:300]}")
-        for path, bodies in (("/v1/manifests", manifests), ("/v1/registry/visas", visas)):
+        feeds = (
+            ("/v1/manifests", "manifests", manifests),
+            ("/v1/registry/visas", "registry", visas),
+        )
+        for path, scope, bodies in feeds:
             for body in bodies:
-                response = await client.post(path, json=body)
+                response = await client.post(path, json=body, headers=bearer(scope))
                 if response.status_code >= 300:
                     raise RuntimeError(f"{path} refused demo data: {response.text[:300]}")

@@ -56,6 +56,13 @@ REASON_TEXTS: dict[ReasonCode, ReasonText] = {
         "通关服务拒绝了本通道的设备令牌。设备未知、已吊销或通道不符。",
     ),
     R.DEVICE_ERROR: ReasonText("A device at the gate failed.", "通道设备故障。"),
+    R.DEVICE_UNRESPONSIVE: ReasonText(
+        "A device at the gate stopped responding.", "通道设备无响应。"
+    ),
+    R.SESSION_ABANDONED: ReasonText(
+        "The gate's kiosk stopped in the middle of this traveller's transaction.",
+        "通道终端在该旅客办理过程中中断运行。",
+    ),
     R.TIMEOUT: ReasonText("The step took too long.", "操作超时。"),
     R.TRAVELLER_LEFT: ReasonText("The traveller left the gate.", "旅客已离开通道。"),
     R.NATIONALITY_NOT_ELIGIBLE: ReasonText(

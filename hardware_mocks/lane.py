@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardware_mocks.barcode_scanner import MockBarcodeScanner
@@ -30,6 +31,7 @@ class MockLane:
         degraded_scans: bool = True,
         pki: MockPKI | None = None,
         pages: bool = True,
+        gate_state_file: Path | None = None,
     ) -> None:
         self.lane_id = lane_id
         self.pages = pages
@@ -41,7 +43,9 @@ class MockLane:
         self.scanner = MockBarcodeScanner(
             f"{lane_id}-scanner", speed=speed, seed=seed + 2, degraded=degraded_scans
         )
-        self.gate = MockGate(f"{lane_id}-gate", speed=speed, seed=seed + 3)
+        self.gate = MockGate(
+            f"{lane_id}-gate", speed=speed, seed=seed + 3, state_file=gate_state_file
+        )
 
     @property
     def devices(self) -> LaneDevices:

@@ -20,7 +20,7 @@ import httpx
 import structlog
 from pydantic import ValidationError
 
-from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
+from bordergate.clearance_api import DECISION_BUDGET_HEADER, ClearanceDecision, ClearanceRequest
 from bordergate.contracts import ReasonCode
 from bordergate.referral_api import KioskReferral, ReferralReceipt
 
@@ -173,10 +173,17 @@ class BackendClient:
     async def _post_with_retry(
         self, body: str, headers: dict[str, str], request: ClearanceRequest
     ) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s  # the caller's timeout covers both attempts
         for attempt in (1, 2):
             self.attempts += 1
+            # The backend rolls back a decision it cannot commit before we give up on it.
+            remaining_ms = max(1, int((deadline - loop.time()) * 1000))
+            attempt_headers = {**headers, DECISION_BUDGET_HEADER: str(remaining_ms)}
             try:
-                return await self._client.post(CLEARANCES_PATH, content=body, headers=headers)
+                return await self._client.post(
+                    CLEARANCES_PATH, content=body, headers=attempt_headers
+                )
             except _RETRYABLE as exc:
                 if attempt == 2:
                     raise

@@ -17,6 +17,13 @@ Wiring (the CLI and the demo):
               tg.create_task(run_lane(s, redis, crowd, verifier, stop))
 
 Redis failures are logged and counted, never fatal, and never open a gate.
+
+Before its first traveller, and after any session that met a device fault or left the gate
+unconfirmed, a lane checks its devices (``kiosk.lane_health``): a device that stays down puts the
+lane out of service (no travellers, heartbeat ``error``, a critical alert) until it answers again.
+A standalone kiosk (``run_kiosk_process``) keeps an in-progress marker per transaction and, when it
+starts, reports a transaction its previous run left unfinished as abandoned
+(``kiosk.transaction_marker``).
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ import structlog
 from redis.asyncio import Redis
 
 from bordergate.contracts import (
+    STREAM_ALERTS,
     STREAM_MAXLEN,
     STREAM_QUEUE,
+    Alert,
     DeviceHeartbeat,
     Event,
     Outcome,
@@ -53,8 +62,11 @@ from hardware_mocks.travellers import NATIONALITIES, TravellerFactory, default_f
 from kiosk.backend_client import BackendClient
 from kiosk.biometrics import FaceVerifier
 from kiosk.chip import MasterList
+from kiosk.event_spool import EventSpool
+from kiosk.lane_health import LaneHealth, ensure_in_service
 from kiosk.session import KioskSession, SessionObserver, SessionResult, SessionUpdate
 from kiosk.settings import KioskSettings
+from kiosk.transaction_marker import MarkerFile
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +85,10 @@ class LaneStats:
     publish_failures: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     session_seconds: float = 0.0
+    device_faults: Counter[str] = field(default_factory=Counter)
+    """Sessions ended by a fault of each device (``gate`` also for a gate left unconfirmed)."""
+    out_of_service: int = 0
+    """Times the lane went out of service (a device stayed down)."""
 
     def record(self, result: SessionResult) -> None:
         if result.outcome is Outcome.ADMIT:
@@ -82,6 +98,8 @@ class LaneStats:
         self.passed_gate += int(result.passed_gate)
         self.reasons.update(r.value for r in result.reasons)
         self.session_seconds += result.total_s
+        if result.device_fault is not None:
+            self.device_faults[result.device_fault] += 1
 
     @property
     def completed(self) -> int:
@@ -146,9 +164,13 @@ async def publish_event(
 
 
 def queue_joined_publisher(
-    redis: Redis, timeout_s: float = 1.0, stats: LaneStats | None = None
+    redis: Redis,
+    timeout_s: float = 1.0,
+    stats: LaneStats | None = None,
+    spool: EventSpool | None = None,
 ) -> EntryHandler:
-    """A crowd ``on_entry`` handler publishing ``QueueJoined`` for each counter entry."""
+    """A crowd ``on_entry`` handler publishing ``QueueJoined`` for each counter entry (kept in
+    ``spool`` for later when Redis fails)."""
 
     async def on_entry(entry: EntryEvent) -> None:
         event = QueueJoined(
@@ -157,21 +179,39 @@ def queue_joined_publisher(
             counter_id=entry.counter_id,
             at=entry.at,
         )
-        if not await publish_event(redis, event, timeout_s) and stats is not None:
+        published = (
+            await spool.publish(event, STREAM_QUEUE)
+            if spool is not None
+            else await publish_event(redis, event, timeout_s)
+        )
+        if not published and stats is not None:
             stats.publish_failures += 1
 
     return on_entry
 
 
-async def _heartbeat(redis: Redis, settings: KioskSettings, stop: asyncio.Event) -> None:
+async def _beat(redis: Redis, settings: KioskSettings, health: LaneHealth) -> None:
+    """Write the lane's heartbeat (``error`` with the failing devices when out of service)."""
+    beat = DeviceHeartbeat(
+        kind="kiosk",
+        device_id=settings.lane_id,
+        lane_id=settings.lane_id,
+        status=health.status,
+        detail=health.detail[:300],
+    )
     key = heartbeat_key("kiosk", settings.lane_id)
+    try:
+        async with asyncio.timeout(settings.redis_timeout_s):
+            await redis.set(key, beat.model_dump_json(), ex=settings.heartbeat_ttl_s)
+    except Exception as exc:
+        log.warning("heartbeat failed", lane_id=settings.lane_id, error=type(exc).__name__)
+
+
+async def _heartbeat(
+    redis: Redis, settings: KioskSettings, stop: asyncio.Event, health: LaneHealth
+) -> None:
     while not stop.is_set():
-        beat = DeviceHeartbeat(kind="kiosk", device_id=settings.lane_id, lane_id=settings.lane_id)
-        try:
-            async with asyncio.timeout(settings.redis_timeout_s):
-                await redis.set(key, beat.model_dump_json(), ex=settings.heartbeat_ttl_s)
-        except Exception as exc:
-            log.warning("heartbeat failed", lane_id=settings.lane_id, error=type(exc).__name__)
+        await _beat(redis, settings, health)
         try:
             async with asyncio.timeout(settings.heartbeat_interval_s):
                 await stop.wait()
@@ -210,8 +250,16 @@ async def run_lane(
     on_result: Callable[[SessionResult], None] | None = None,
     max_travellers: int | None = None,
     documents: SimulatedDocuments | None = None,
+    marker: MarkerFile | None = None,
+    spool_file: Path | None = None,
 ) -> LaneStats:
     """Serve travellers until ``stop`` is set (or ``max_travellers`` were served).
+
+    Queue events and alerts Redis does not take are kept and replayed (in ``spool_file`` too,
+    if given, so they outlive the process).
+
+    ``marker``: keep each transaction's in-progress marker there, and first report any
+    transaction a previous run left unfinished (abandoned).
 
     ``documents`` gives the simulated passports their chips and the kiosk its master list;
     without it documents carry no chip and every traveller is referred (chip-unreadable).
@@ -246,21 +294,30 @@ async def run_lane(
     own_crowd = crowd is None
     hall_crowd = crowd if crowd is not None else make_own_crowd(settings, max_travellers)
     helpers_stop = asyncio.Event()
+    health = LaneHealth()
+    spool = EventSpool(redis, timeout_s=settings.redis_timeout_s, path=spool_file)
     log.info("lane started", lane_id=settings.lane_id, hall=settings.hall.value)
+    if marker is not None:
+        marker.adopt_leftover(settings.hall)
+        await marker.report_abandoned(client)
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(_heartbeat(redis, settings, helpers_stop))
+            tg.create_task(_heartbeat(redis, settings, helpers_stop, health))
+            tg.create_task(spool.run(helpers_stop))
             if own_crowd:
                 tg.create_task(
                     hall_crowd.run(
                         helpers_stop,
-                        on_entry=queue_joined_publisher(redis, settings.redis_timeout_s, stats),
+                        on_entry=queue_joined_publisher(
+                            redis, settings.redis_timeout_s, stats, spool
+                        ),
                     )
                 )
             try:
                 await _serve(settings, redis, hall_crowd, lane, client, verifier, stop, stats,
                              observer, on_result, max_travellers,
-                             documents.master_list if documents else None)  # fmt: skip
+                             documents.master_list if documents else None,
+                             health, marker, spool)  # fmt: skip
             finally:
                 helpers_stop.set()
     finally:
@@ -295,10 +352,25 @@ async def _serve(
     on_result: Callable[[SessionResult], None] | None,
     max_travellers: int | None,
     master_list: MasterList | None,
+    health: LaneHealth,
+    marker: MarkerFile | None,
+    spool: EventSpool,
 ) -> None:
+    async def on_change(alert: Alert) -> None:
+        if not health.in_service:
+            stats.out_of_service += 1
+        if not await spool.publish(alert, STREAM_ALERTS):
+            stats.publish_failures += 1
+        await _beat(redis, settings, health)
+
     while not stop.is_set():
         if max_travellers is not None and stats.served >= max_travellers:
             return
+        # A lane whose device stays down takes nobody (the hall's queue goes to other lanes).
+        if not await ensure_in_service(lane.devices, settings, health, stop, on_change):
+            return
+        if marker is not None and marker.abandoned():
+            await marker.report_abandoned(backend)
         traveller = await crowd.next_traveller(settings.idle_poll_s)
         if traveller is None:
             continue
@@ -306,7 +378,7 @@ async def _serve(
         served = QueueServed(
             hall=settings.hall, traveller_ref=traveller.traveller_ref, lane_id=settings.lane_id
         )
-        if not await publish_event(redis, served, settings.redis_timeout_s):
+        if not await spool.publish(served, STREAM_QUEUE):
             stats.publish_failures += 1
         lane.present(traveller)
         session = KioskSession(
@@ -318,6 +390,7 @@ async def _serve(
             observer=fan_out(lane.observe, observer),
             traveller_ref=traveller.traveller_ref,
             master_list=master_list,
+            marker=marker,
         )
         session_task = asyncio.create_task(session.run(), name=f"session-{settings.lane_id}")
         stop_task = asyncio.create_task(stop.wait())
@@ -335,10 +408,13 @@ async def _serve(
         exc = session_task.exception()
         if exc is not None:
             stats.errors += 1
+            health.needs_check = True
             log.error("session crashed", lane_id=settings.lane_id, error=repr(exc))
             continue
         result = session_task.result()
         stats.record(result)
+        if result.device_fault is not None or not result.gate_secured:
+            health.needs_check = True
         if on_result is not None:
             on_result(result)
 
@@ -353,7 +429,9 @@ async def run_kiosk_process(
 ) -> LaneStats:
     """A standalone kiosk: its own Redis client (``settings.redis_url``), its own crowd.
 
-    SIGINT / SIGTERM set the stop event (where the platform allows signal handlers).
+    SIGINT / SIGTERM set the stop event (where the platform allows signal handlers). The
+    transaction marker and the mock gate's door state live in ``settings.state_dir``: the
+    simulated gate outlives the kiosk process, as a real one does.
     """
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -368,9 +446,19 @@ async def run_kiosk_process(
     try:
         with tempfile.TemporaryDirectory(prefix="bordergate-master-list-") as folder:
             documents = simulated_documents(Path(folder))
+            settings.state_dir.mkdir(parents=True, exist_ok=True)
+            lane = MockLane(
+                settings.lane_id,
+                speed=settings.speed,
+                seed=settings.seed,
+                pki=documents.pki,
+                gate_state_file=settings.state_dir / f"{settings.lane_id}.mock-gate.json",
+            )
             return await run_lane(
-                settings, redis, None, verifier, stop,
+                settings, redis, None, verifier, stop, lane=lane,
                 max_travellers=max_travellers, documents=documents, observer=observer,
+                marker=MarkerFile(settings.state_dir, settings.lane_id),
+                spool_file=settings.state_dir / f"{settings.lane_id}.events.jsonl",
             )  # fmt: skip
     finally:
         for sig in installed:

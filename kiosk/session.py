@@ -13,9 +13,18 @@ nothing usable decoded (damaged, unreadable, not a journey barcode): the kiosk r
 sent.
 
 Every step has a timeout (TIMEOUT). Taking the document off the reader after it was read ends
-the session (TRAVELLER_LEFT, data discarded). A device fault refers (DEVICE_ERROR). The gate opens
-only when the backend's decision says admit; everything else, including any unexpected error,
-refers: the kiosk fails closed.
+the session (TRAVELLER_LEFT, data discarded). A device that raises refers (DEVICE_ERROR); one that
+does not answer within its own timeout plus ``device_grace_s`` (a camera frame: within
+``device_probe_timeout_s``) refers too (DEVICE_UNRESPONSIVE), and the result names the device
+(``device_fault``) for the lane to check it before the next traveller (``kiosk.lane_health``).
+The gate opens only when the backend's decision says admit; everything else, including any
+unexpected error, refers: the kiosk fails closed. Once opened, the gate is closed whatever
+happens and its door sensor must then read closed; if it does not, ``gate_secured`` is False
+(the traveller's outcome stands; the lane goes out of service).
+
+With a :class:`~kiosk.transaction_marker.MarkerFile` the session keeps its in-progress marker
+(ids, lane, step, start time: nothing of the traveller) from the first step until it ends, so a
+kiosk that dies mid-way reports the session as abandoned when it starts again.
 
 Face images and frames live only inside one ``run()``; they are never logged, never put into a
 :class:`SessionUpdate` or :class:`SessionResult`, and the references are dropped at the end.
@@ -44,7 +53,14 @@ from bordergate.clearance_api import (
 )
 from bordergate.contracts import Outcome, ReasonCode
 from hardware_mocks.chip import ChipError
-from hardware_mocks.interfaces import DeviceError, DocumentReading, LaneDevices, RGBImage
+from hardware_mocks.interfaces import (
+    Camera,
+    DeviceError,
+    DocumentReading,
+    Frame,
+    LaneDevices,
+    RGBImage,
+)
 from kiosk.backend_client import BackendClient, BackendClientError
 from kiosk.barcode import BarcodeDecodeError, decode_barcodes
 from kiosk.biometrics import FaceVerifier
@@ -60,6 +76,7 @@ from kiosk.document import MRZParseError, parse_mrz
 from kiosk.mrz import read_mrz
 from kiosk.referral import ReferralFacts, refer_to_officer
 from kiosk.settings import KioskSettings
+from kiosk.transaction_marker import MarkerFile, TransactionMarker
 
 log = structlog.get_logger(__name__)
 
@@ -177,6 +194,10 @@ class SessionResult(BaseModel):
     permitted_until: AwareDatetime | None = None
     gate_opened: bool = False
     passed_gate: bool = False
+    gate_secured: bool = True
+    """False when the gate, once opened, could not be confirmed closed (the lane must stop)."""
+    device_fault: str | None = None
+    """The device that failed or hung (``reader``, ``camera``, ``scanner``, ``gate``), if any."""
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds spent in each state."""
     total_s: float = 0.0
@@ -189,10 +210,42 @@ SessionObserver = Callable[[SessionUpdate], None]
 
 
 class _ReferralError(Exception):
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
+    def __init__(self, reason: ReasonCode, detail: str, device: str | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.device = device
+
+
+class DeviceUnresponsiveError(DeviceError):
+    """A device call did not return within its deadline (a hung driver, a dead link)."""
+
+
+def device_kind(exc: DeviceError) -> str:
+    """``reader`` of ``reader:A1-reader`` (the mocks' naming; a driver may give the kind alone)."""
+    return exc.device.split(":", 1)[0]
+
+
+class _WatchedCamera:
+    """The camera with a deadline on every frame, so a hung camera is told from slow analysis."""
+
+    def __init__(self, camera: Camera, timeout_s: float) -> None:
+        self.camera = camera
+        self.timeout_s = timeout_s
+
+    async def _within(self, aw: Awaitable[T], timeout_s: float) -> T:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await aw
+        except TimeoutError:
+            raise DeviceUnresponsiveError("camera", f"no frame within {timeout_s:.1f} s") from None
+
+    async def capture(self) -> Frame:
+        return await self._within(self.camera.capture(), self.timeout_s)
+
+    async def capture_burst(self, count: int, interval: float) -> list[Frame]:
+        deadline = count * (self.timeout_s + interval)
+        return await self._within(self.camera.capture_burst(count, interval), deadline)
 
 
 class KioskSession:
@@ -209,6 +262,7 @@ class KioskSession:
         traveller_ref: str | None = None,
         today: date | None = None,
         master_list: MasterList | None = None,
+        marker: MarkerFile | None = None,
     ) -> None:
         self.settings = settings
         self.master_list = master_list
@@ -227,6 +281,11 @@ class KioskSession:
         self._removal: asyncio.Task[bool] | None = None
         self._gate_opened = False
         self._gate_confirmed_open = False
+        self._gate_secured = True
+        self._device_fault: str | None = None
+        self.marker = marker
+        self._started_at = datetime.now(UTC)
+        self._request_id: uuid.UUID | None = None
         self._log = log.bind(lane_id=settings.lane_id, session_id=self.session_id)
         self._nationality: str | None = None
         self._permitted_until: datetime | None = None
@@ -251,6 +310,8 @@ class KioskSession:
         self.state = new
         self.history.append(new)
         self._log.info("session state", state=new.value, reasons=[r.value for r in reasons or []])
+        if new is not SessionState.IDLE:
+            self._write_marker()
         update = SessionUpdate(
             lane_id=self.settings.lane_id,
             session_id=self.session_id,
@@ -263,6 +324,23 @@ class KioskSession:
             permitted_until=self._permitted_until,
         )
         self._notify(update)
+
+    def _write_marker(self) -> None:
+        if self.marker is None:
+            return
+        try:
+            self.marker.write(
+                TransactionMarker(
+                    session_id=self.session_id,
+                    lane_id=self.settings.lane_id,
+                    hall=self.settings.hall,
+                    step=self.state.value,
+                    started_at=self._started_at,
+                    request_id=self._request_id,
+                )
+            )
+        except OSError as exc:  # a full disk must not stop the traveller's transaction
+            self._log.error("transaction marker not written", error=type(exc).__name__)
 
     def _prompt(self, key: str | None) -> None:
         """Tell the screen a guidance key within the current state (None clears it)."""
@@ -287,12 +365,21 @@ class KioskSession:
 
     # -- guarded device calls ------------------------------------------------------------------
 
-    async def _guard(self, aw: Awaitable[T], timeout_s: float, step: str) -> T:
+    async def _guard(
+        self,
+        aw: Awaitable[T],
+        timeout_s: float,
+        step: str,
+        *,
+        device: str | None = None,
+        on_timeout: ReasonCode | None = None,
+    ) -> T:
         """Await ``aw`` within ``timeout_s``, racing the document-removal watcher.
 
         Raises _ReferralError(TRAVELLER_LEFT) if the document was taken away first (even if
-        the step finished at the same time), _ReferralError(TIMEOUT) past the timeout; device
-        errors propagate.
+        the step finished at the same time); past the timeout _ReferralError(``on_timeout``:
+        by default DEVICE_UNRESPONSIVE for a ``device`` call, TIMEOUT for software); for a
+        device error _ReferralError(DEVICE_ERROR, or DEVICE_UNRESPONSIVE) naming the device.
         """
         task: asyncio.Future[T] = asyncio.ensure_future(aw)
         waits: set[asyncio.Future[Any]] = {task}
@@ -307,17 +394,32 @@ class KioskSession:
                 await asyncio.wait({task})
         if removal is not None and removal in done:
             self._removal = None
-            if removal.result():  # re-raises a DeviceError from the reader
+            if self._device_result(removal, "reader"):
                 raise _ReferralError(ReasonCode.TRAVELLER_LEFT, f"document removed during {step}")
         if task.done() and not task.cancelled():
+            return self._device_result(task, device)
+        reason = on_timeout or (
+            ReasonCode.TIMEOUT if device is None else ReasonCode.DEVICE_UNRESPONSIVE
+        )
+        detail = f"{step} timed out" if device is None else f"{step}: the {device} did not answer"
+        raise _ReferralError(reason, detail, device if reason is not ReasonCode.TIMEOUT else None)
+
+    @staticmethod
+    def _device_result(task: asyncio.Future[T], device: str | None) -> T:
+        """The task's result; a device error becomes the referral naming the device."""
+        try:
             return task.result()
-        raise _ReferralError(ReasonCode.TIMEOUT, f"{step} timed out")
+        except DeviceError as exc:
+            kind = device or device_kind(exc)
+            if isinstance(exc, DeviceUnresponsiveError):
+                raise _ReferralError(ReasonCode.DEVICE_UNRESPONSIVE, str(exc), kind) from exc
+            raise _ReferralError(ReasonCode.DEVICE_ERROR, str(exc), kind) from exc
 
     def _check_removed(self, step: str) -> None:
         removal = self._removal
         if removal is not None and removal.done():
             self._removal = None
-            if removal.result():
+            if self._device_result(removal, "reader"):
                 raise _ReferralError(ReasonCode.TRAVELLER_LEFT, f"document removed during {step}")
 
     def _device_timeout(self, seconds: float) -> float:
@@ -332,6 +434,7 @@ class KioskSession:
             self.devices.reader.wait_for_document(wait),
             wait + self.settings.device_grace_s,
             "document",
+            device="reader",
         )
         if reading is None:
             raise _ReferralError(ReasonCode.TIMEOUT, "no document placed")
@@ -400,6 +503,10 @@ class KioskSession:
             raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "no document photo")
         settings = self.settings
         verifier = self.verifier
+        # Not scaled by ``speed``: a frame is due at once, whatever the simulated time.
+        camera = _WatchedCamera(
+            self.devices.camera, settings.device_probe_timeout_s + settings.device_grace_s
+        )
         live: list[RGBImage] = []
         frames: list[LiveFrame] = []
         liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
@@ -413,12 +520,14 @@ class KioskSession:
             )
             outcome = await self._guard(
                 capture_live_face(
-                    self.devices.camera, verifier.analyzer(), flow, self._prompt,
+                    camera, verifier.analyzer(), flow, self._prompt,
                     max_frames=settings.face_max_frames,
                 ),
                 self._device_timeout(settings.face_capture_timeout_s)
                 + settings.face_analysis_budget_s,
                 "face capture",
+                device="camera",
+                on_timeout=ReasonCode.TIMEOUT,  # camera and CPU; a hung camera fails per frame
             )  # fmt: skip
             self._prompt(None)
             self._log.info(
@@ -433,11 +542,12 @@ class KioskSession:
             self._referral_live = frames[0].image
         else:
             burst = await self._guard(
-                self.devices.camera.capture_burst(
+                camera.capture_burst(
                     settings.burst_frames, settings.scaled(settings.burst_interval_s)
                 ),
                 self._device_timeout(settings.face_capture_timeout_s),
                 "face capture",
+                device="camera",
             )
             live = [frame.image for frame in burst]
             del burst
@@ -450,7 +560,7 @@ class KioskSession:
             else:
                 call = asyncio.to_thread(verifier.verify, live, reference)
             return await self._guard(call, settings.verify_timeout_s, "face verification")
-        except (_ReferralError, DeviceError):
+        except _ReferralError:
             raise
         except Exception as exc:
             raise _ReferralError(
@@ -466,7 +576,10 @@ class KioskSession:
         self._transition(SessionState.JOURNEY)
         wait = self.settings.scaled(self.settings.journey_timeout_s)
         images = await self._guard(
-            self.devices.scanner.scan(wait), wait + self.settings.device_grace_s, "journey"
+            self.devices.scanner.scan(wait),
+            wait + self.settings.device_grace_s,
+            "journey",
+            device="scanner",
         )
         if not images:
             return []  # nothing shown: the backend decides whether the traveller needed it
@@ -500,26 +613,39 @@ class KioskSession:
             raise
 
     async def _gate_step(self) -> bool:
-        """Open, wait for the traveller to walk through, close. True if they passed."""
+        """Open and wait for the traveller to walk through; True if they passed. run() closes
+        the gate afterwards (:meth:`_secure_gate`), whatever happened here."""
         gate = self.devices.gate
         actuate = self._device_timeout(self.settings.gate_actuate_timeout_s)
         self._gate_opened = True  # from here on, the gate must be closed again whatever happens
-        await self._guard(gate.open(), actuate, "gate open")
+        await self._guard(gate.open(), actuate, "gate open", device="gate")
         self._gate_confirmed_open = True
         wait = self.settings.scaled(self.settings.gate_passage_timeout_s)
-        passed = await self._guard(
-            gate.wait_for_passage(wait), wait + self.settings.device_grace_s, "gate passage"
+        return await self._guard(
+            gate.wait_for_passage(wait),
+            wait + self.settings.device_grace_s,
+            "gate passage",
+            device="gate",
         )
-        await self._guard(gate.close(), actuate, "gate close")
-        self._gate_opened = False
-        return passed
 
-    async def _ensure_gate_closed(self) -> None:
+    async def _secure_gate(self) -> None:
+        """Close the gate and check its door sensor; a gate left open is reported, never ignored
+        (``gate_secured`` False: the lane takes no traveller until it closes)."""
+        gate = self.devices.gate
         try:
             async with asyncio.timeout(self._device_timeout(self.settings.gate_actuate_timeout_s)):
-                await self.devices.gate.close()
+                await gate.close()
+                still_open = await gate.is_open()
         except Exception as exc:
             self._log.error("gate did not confirm closing", error=repr(exc))
+            still_open = True
+        else:
+            if still_open:
+                self._log.error("gate still open after closing")
+        self._gate_opened = False
+        if still_open:
+            self._gate_secured = False
+            self._device_fault = "gate"
 
     # -- the transaction -----------------------------------------------------------------------
 
@@ -539,6 +665,7 @@ class KioskSession:
         face: FaceResult | None = None
         journey: list[JourneyEvidence] = []
         referral_id: uuid.UUID | None = None
+        ended = False
         try:
             try:
                 document, photo = await self._document_step()
@@ -549,8 +676,10 @@ class KioskSession:
                 face = await self._face_step(photo)
                 # The document photo stays only for the officer, if referred (dropped below).
                 journey = await self._journey_step(document)
+                self._request_id = uuid.uuid4()
+                self._write_marker()  # the backend may decide from here on
                 request = ClearanceRequest(
-                    request_id=uuid.uuid4(),
+                    request_id=self._request_id,
                     hall=self.settings.hall,
                     lane_id=self.settings.lane_id,
                     arrival_time=datetime.now(UTC),
@@ -564,18 +693,25 @@ class KioskSession:
                     self._permitted_until = decision.permitted_until
                     self._transition(SessionState.GATE_OPEN, outcome=Outcome.ADMIT)
                     passed = await self._gate_step()
+                    await self._secure_gate()
                     outcome = Outcome.ADMIT
                     detail = "admitted" if passed else "admitted; nobody walked through"
+                    if not self._gate_secured:
+                        detail += "; the gate did not close"
                 else:
                     reasons = list(decision.reasons)
                     detail = "the backend refers"
             except _ReferralError as exc:
                 reasons, detail = [exc.reason], exc.detail
+                self._device_fault = self._device_fault or exc.device
             except DeviceError as exc:
                 reasons, detail = [ReasonCode.DEVICE_ERROR], str(exc)
+                self._device_fault = self._device_fault or device_kind(exc)
             except Exception as exc:  # fail closed on anything unexpected
                 self._log.exception("session failed")
                 reasons, detail = [ReasonCode.DEVICE_ERROR], f"internal error: {type(exc).__name__}"
+            if self._gate_opened:  # shut before anything else (the referral report may be slow)
+                await self._secure_gate()
             if outcome is not Outcome.ADMIT:
                 if ReasonCode.TRAVELLER_LEFT in reasons:
                     reasons = [ReasonCode.TRAVELLER_LEFT]
@@ -583,7 +719,8 @@ class KioskSession:
                 facts = ReferralFacts(
                     reasons=reasons,
                     detail=detail,
-                    request_id=request.request_id if request else None,
+                    # The session's id otherwise: a report of it as abandoned is the same one.
+                    request_id=request.request_id if request else uuid.UUID(hex=self.session_id),
                     decision=decision,
                     document=document,
                     face=face,
@@ -594,12 +731,16 @@ class KioskSession:
                 photo = live = None
             final_state = self.state
             self._transition(SessionState.IDLE)
+            ended = True
         finally:
             photo = None
             self._referral_live = None
             if self._gate_opened:
-                await self._ensure_gate_closed()
+                await self._secure_gate()
             await self._stop_removal_watch()
+            # Cut short (the kiosk stopping): the marker stays, and the next start reports it.
+            if ended and self.marker is not None:
+                self.marker.clear()
         return SessionResult(
             session_id=self.session_id,
             lane_id=self.settings.lane_id,
@@ -614,6 +755,8 @@ class KioskSession:
             permitted_until=decision.permitted_until if decision else None,
             gate_opened=self._gate_confirmed_open,
             passed_gate=passed,
+            gate_secured=self._gate_secured,
+            device_fault=self._device_fault,
             timings={k: round(v, 4) for k, v in self._timings.items()},
             total_s=round(time.monotonic() - started, 4),
             detail=detail,

@@ -61,6 +61,18 @@ class KioskSettings(CommonSettings):
         description="No onward journey is asked of these nationals (citizens)",
     )
 
+    device_probe_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Deadline of a device call that answers at once (a frame, a status, a check)",
+    )
+    out_of_service_probe_s: float = Field(
+        default=5.0, gt=0, description="How often an out-of-service lane checks its devices again"
+    )
+    state_dir: Path = Field(
+        default=Path("var/kiosk"),
+        description="The standalone kiosk's in-progress transaction marker (no personal data)",
+    )
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     heartbeat_ttl_s: int = Field(default=15, ge=1)
     redis_timeout_s: float = Field(default=1.0, gt=0)

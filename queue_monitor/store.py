@@ -13,7 +13,9 @@ retry on conflict) that both changes the state and sets the processed marker, so
 
 Per hall (keys in ``bordergate.contracts``):
 - ``queue_visit_key(hall, ref)``: hash ``joined_at`` / ``served_at`` (epoch s) until paired,
-  then ``wait_s`` (so a late duplicate with a new event id cannot pair twice); TTL ``visit_ttl_s``.
+  then also ``wait_s`` (so a late duplicate with a new event id cannot pair twice, and an earlier
+  joined or served delivered late replaces the sample: the earliest of each counts, in any
+  delivery order); TTL ``visit_ttl_s``.
   A served that arrives before its joined is parked here as ``served_at``.
 - ``queue_waiting_key(hall)``: travellers joined and not yet served (``waiting_now``).
 - ``wait_samples_key(hall)``: one member per paired traveller, score = served time.
@@ -150,7 +152,7 @@ class SharedWaitState:
         _multi(pipe)
         self._mark(pipe, marker)
         if "wait_s" in state:  # already paired under another joined event id
-            return Applied.IGNORED
+            return self._repair(pipe, event.hall, event.traveller_ref, visit, state, joined_at=at)
         if "joined_at" in state:  # a second joined of the same visit: keep the earliest
             at = min(at, float(state["joined_at"]))
         else:  # the traveller entering the hall: counted once per visit
@@ -172,7 +174,7 @@ class SharedWaitState:
         _multi(pipe)
         self._mark(pipe, marker)
         if "wait_s" in state:  # a second served of an already paired visit
-            return Applied.IGNORED
+            return self._repair(pipe, event.hall, event.traveller_ref, visit, state, served_at=at)
         if "joined_at" in state:
             self._pair(pipe, event.hall, event.traveller_ref, visit, float(state["joined_at"]), at)
             return Applied.PAIRED
@@ -181,6 +183,29 @@ class SharedWaitState:
         pipe.hset(visit, "served_at", repr(at))
         pipe.expire(visit, self._settings.visit_ttl_s)
         return Applied.PARKED
+
+    def _repair(
+        self,
+        pipe: Pipeline,
+        hall: Hall,
+        traveller_ref: str,
+        visit: str,
+        state: dict[str, str],
+        *,
+        joined_at: float | None = None,
+        served_at: float | None = None,
+    ) -> Applied:
+        """A second joined or served of a paired visit: the earliest of each counts, whatever
+        order they were delivered in, so an earlier one replaces the sample; a later is ignored."""
+        paired_served = float(state["served_at"])
+        paired_joined = float(state.get("joined_at", paired_served - float(state["wait_s"])))
+        new_joined = min(joined_at, paired_joined) if joined_at is not None else paired_joined
+        new_served = min(served_at, paired_served) if served_at is not None else paired_served
+        if (new_joined, new_served) == (paired_joined, paired_served):
+            return Applied.IGNORED
+        pipe.zrem(wait_samples_key(hall), sample_member(float(state["wait_s"]), traveller_ref))
+        self._pair(pipe, hall, traveller_ref, visit, new_joined, new_served)
+        return Applied.PAIRED
 
     def _pair(
         self,
@@ -202,7 +227,14 @@ class SharedWaitState:
         pipe.zremrangebyscore(samples, "-inf", served_at - self._settings.window_s)
         pipe.zrem(queue_waiting_key(hall), traveller_ref)
         pipe.delete(visit)
-        pipe.hset(visit, mapping={"wait_s": repr(wait_s), "served_at": repr(served_at)})
+        pipe.hset(
+            visit,
+            mapping={
+                "wait_s": repr(wait_s),
+                "served_at": repr(served_at),
+                "joined_at": repr(joined_at),
+            },
+        )
         pipe.expire(visit, self._settings.visit_ttl_s)
 
     async def apply_clearance(self, event: ClearanceOutcome) -> Applied:

@@ -10,8 +10,9 @@ apt_pkgs=(tesseract-ocr fonts-ocr-b)
 extras="."
 if [ "$mode" = test ]; then
     # chromium: Debian's browser for the Playwright page tests (Playwright never downloads one);
-    # fonts-wqy-microhei: Chinese, Japanese and Korean glyphs for the traveller page screenshots.
-    apt_pkgs+=(redis-server chromium fonts-wqy-microhei)
+    # fonts-wqy-microhei: Chinese, Japanese and Korean glyphs for the traveller page screenshots;
+    # postgresql: the records store tests start a throwaway server from its binaries.
+    apt_pkgs+=(redis-server chromium fonts-wqy-microhei postgresql)
     extras=".[dev,bench]"
 fi
 

@@ -17,7 +17,7 @@ import redis
 
 from bordergate.redis_conn import open_redis
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.postgres"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,9 +20,15 @@ def part_env(**extra: str) -> dict[str, str]:
     """The environment for a part: this one, quieter logs, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BORDERGATE_")}
     env.pop("REDIS_URL", None)
-    # A kiosk's traveller page on any free port, so parallel tests never share one.
+    # A kiosk's traveller page on any free port, and its transaction marker in a folder of its
+    # own, so parallel tests never share one.
     env.update(
-        {"BORDERGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "BORDERGATE_SCREEN_PORT": "0"}
+        {
+            "BORDERGATE_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            "BORDERGATE_SCREEN_PORT": "0",
+            "BORDERGATE_STATE_DIR": tempfile.mkdtemp(prefix="bordergate-kiosk-state-"),
+        }
     )
     env.update(extra)
     return env

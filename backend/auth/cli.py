@@ -20,6 +20,10 @@ users_app = typer.Typer(
     help="Staff accounts (officer, supervisor, manager, admin).", no_args_is_help=True
 )
 devices_app = typer.Typer(help="Kiosk devices and their tokens.", no_args_is_help=True)
+feeds_app = typer.Typer(
+    help="Feed clients (agencies' manifests, the visa authority, the operator's schedules).",
+    no_args_is_help=True,
+)
 
 
 def open_store() -> RecordsStore:
@@ -102,7 +106,7 @@ def users_list(
 
 @users_app.command("disable")
 def users_disable(username: str) -> None:
-    """Refuse the account's future sign-ins (sessions already open run out on their own)."""
+    """Refuse the account: its open sessions end at once, and it cannot sign in again."""
     from backend.auth.users import set_disabled
 
     store = open_store()
@@ -112,6 +116,39 @@ def users_disable(username: str) -> None:
     finally:
         store.dispose()
     typer.echo(f"disabled {username}")
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Let a disabled account sign in again."""
+    from backend.auth.users import set_disabled
+
+    store = open_store()
+    try:
+        if not set_disabled(store, username, False, actor="cli"):
+            raise _fail(f"no user {username!r}", 1)
+    finally:
+        store.dispose()
+    typer.echo(f"enabled {username}")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: str,
+    role: Annotated[str, typer.Option(help="officer, supervisor, manager or admin")],
+) -> None:
+    """Change an account's role; its open sessions have the new role from their next request."""
+    from backend.auth.users import UserError, set_role
+
+    store = open_store()
+    try:
+        if not set_role(store, username, role, actor="cli"):
+            raise _fail(f"no user {username!r}", 1)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.dispose()
+    typer.echo(f"{username} is now {role}")
 
 
 @devices_app.command("register")
@@ -189,3 +226,62 @@ def devices_list(
         else:
             state = f"revoked {d.revoked_at:%Y-%m-%d %H:%M}" if d.revoked_at else "active"
             typer.echo(f"{d.device_id:<18} {d.hall:<8} {d.lane_id:<8} {state}")
+
+
+@feeds_app.command("register")
+def feeds_register(
+    scope: Annotated[str, typer.Option(help="manifests, registry or schedules")],
+    name: Annotated[str, typer.Option(help="Who feeds, e.g. the agency's name")],
+    licence: Annotated[
+        str | None, typer.Option(help="manifests only: the one agency licence it may file for")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+) -> None:
+    """Register a feed client and print its bearer token (shown this once)."""
+    from backend.auth.feeds import FeedClientError, register_feed_client
+
+    store = open_store()
+    try:
+        new = register_feed_client(store, scope=scope, name=name, agency_licence=licence)
+    except FeedClientError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.dispose()
+    client = new.info.client
+    if as_json:
+        typer.echo(json.dumps({**client.model_dump(mode="json"), "token": new.token}))
+    else:
+        typer.echo(f"feed client {client.client_id} ({client.scope}, {client.name})")
+        typer.echo(f"token (shown once): {new.token}")
+
+
+@feeds_app.command("revoke")
+def feeds_revoke(client_id: str) -> None:
+    """Refuse a feed client's token from now on."""
+    from backend.auth.feeds import revoke_feed_client
+
+    store = open_store()
+    try:
+        info = revoke_feed_client(store, client_id, actor="cli")
+    finally:
+        store.dispose()
+    if info is None:
+        raise _fail(f"no feed client {client_id!r}", 1)
+    typer.echo(f"revoked {client_id} ({info.client.scope})")
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """Every feed client; revoked ones are marked."""
+    from backend.auth.feeds import list_feed_clients
+
+    store = open_store()
+    try:
+        clients = list_feed_clients(store)
+    finally:
+        store.dispose()
+    for info in clients:
+        c = info.client
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        bound = f" [{c.agency_licence}]" if c.agency_licence else ""
+        typer.echo(f"{c.client_id:<18} {c.scope:<10} {state:<24} {c.name}{bound}")

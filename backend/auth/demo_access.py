@@ -1,5 +1,5 @@
-"""Staff accounts and kiosk tokens for ``bordergate demo``: one user per role, one device per
-kiosk, with random passwords printed by the demo (never fixed ones)."""
+"""Staff accounts and tokens for ``bordergate demo``: one user per role, one device per kiosk and
+one feed client per feed, with random passwords printed by the demo (never fixed ones)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backend.auth.devices import register_device
+from backend.auth.feeds import FeedScope, register_feed_client
 from backend.auth.roles import Role
 from backend.auth.users import UserError, create_user
 from backend.records.store import RecordsStore
@@ -26,6 +27,8 @@ class DemoAccess:
     """username -> password; None-free: users that already existed are left out."""
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     """(hall, lane_id) -> device token."""
+    feeds: dict[str, str] = field(default_factory=dict)
+    """feed scope -> the demo's feed client token (manifests, registry, schedules)."""
 
 
 def prepare_demo_access(database_url: str, lanes: Iterable[tuple[str, str]]) -> DemoAccess:
@@ -51,6 +54,9 @@ def prepare_demo_access(database_url: str, lanes: Iterable[tuple[str, str]]) -> 
         for hall, lane_id in lanes:
             new = register_device(store, hall=hall, lane_id=lane_id, actor="demo")
             access.tokens[(hall, lane_id)] = new.token
+        for scope in FeedScope:
+            feed = register_feed_client(store, scope=scope, name=f"demo {scope}", actor="demo")
+            access.feeds[str(scope)] = feed.token
     finally:
         store.dispose()
     return access

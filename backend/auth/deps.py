@@ -8,12 +8,16 @@
   socket is accepted and closed at once with 4401 (not signed in) or 4403 (wrong role), so the
   page can tell the two apart (a refused handshake carries no code).
 - :func:`require_device` for kiosks: ``Authorization: Bearer <token>`` of an active device.
+- :func:`require_feed` for the data feeds (manifests, registries, schedules): the bearer token
+  of an active feed client of that scope, or (where allowed) a staff session of given roles.
+
+Cookie-authenticated state changes must also come from our own pages (``backend.security.csrf``),
+and every session is checked against the account store (disabled accounts, changed roles).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import quote
 
@@ -23,9 +27,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from redis.asyncio import Redis
 
 from backend.auth.devices import device_for_token
+from backend.auth.feeds import FeedClient, FeedScope, feed_client_for_token
 from backend.auth.roles import Device, Principal, Role
 from backend.auth.sessions import SESSION_COOKIE, SessionPolicy, SessionStore
+from backend.auth.users import active_principal
 from backend.records.store import RecordsStore
+from backend.security.csrf import SAFE_METHODS, cross_site_reason, websocket_origin_reason
 from backend.settings import BackendSettings
 
 WS_NOT_SIGNED_IN = 4401
@@ -61,10 +68,29 @@ class PageForbidden(HTTPException):
 
 
 def session_store(app: FastAPI) -> SessionStore:
-    """Sessions live in Redis; this is a cheap view on ``app.state.redis``."""
+    """Sessions live in Redis; this is a cheap view on ``app.state.redis``.
+
+    Each resolve also reads the account from the records store, so disabling an account or
+    changing its role applies to its open sessions at once.
+    """
     cfg = cast(BackendSettings, app.state.settings)
     policy = SessionPolicy(idle_s=cfg.session_idle_s, absolute_s=cfg.session_absolute_s)
-    return SessionStore(cast(Redis, app.state.redis), policy)
+    records = cast(RecordsStore, app.state.records)
+
+    async def accounts(username: str) -> Principal | None:
+        return await to_thread.run_sync(active_principal, records, username)
+
+    return SessionStore(cast(Redis, app.state.redis), policy, accounts=accounts)
+
+
+def require_same_origin(request: Request) -> None:
+    """403 for a cookie-authenticated state change that did not come from our own pages."""
+    if request.method in SAFE_METHODS:
+        return
+    cfg = cast(BackendSettings, request.app.state.settings)
+    reason = cross_site_reason(request.headers, cfg.allowed_origins)
+    if reason is not None:
+        raise AuthError(403, "cross_site_request", reason)
 
 
 async def current_principal(request: Request) -> Principal | None:
@@ -72,35 +98,45 @@ async def current_principal(request: Request) -> Principal | None:
     return await session_store(request.app).resolve(request.cookies.get(SESSION_COOKIE))
 
 
-def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency for JSON APIs: the principal if signed in with one of ``roles``."""
-    allowed = frozenset(roles)
+class RequireRoles:
+    """A dependency for JSON APIs: the principal if signed in with one of ``roles`` (any role
+    when none are given); state changes must also come from our own pages."""
 
-    async def dependency(request: Request) -> Principal:
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request) -> Principal:
         principal = await current_principal(request)
         if principal is None:
             raise AuthError(401, "not_signed_in", "sign in first (or the session expired)")
-        if allowed and principal.role not in allowed:
+        if self.roles and principal.role not in self.roles:
             raise AuthError(403, "forbidden", f"the {principal.role} role may not do this")
+        require_same_origin(request)
         return principal
 
-    return dependency
 
-
-def require_page(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+class RequirePage:
     """A dependency for HTML pages: redirects to the sign-in page, or a 403 page."""
-    allowed = frozenset(roles)
 
-    async def dependency(request: Request) -> Principal:
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request) -> Principal:
         principal = await current_principal(request)
         if principal is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRedirect(target)
-        if allowed and principal.role not in allowed:
+        if self.roles and principal.role not in self.roles:
             raise PageForbidden(principal)
         return principal
 
-    return dependency
+
+def require_roles(*roles: Role) -> RequireRoles:
+    return RequireRoles(*roles)
+
+
+def require_page(*roles: Role) -> RequirePage:
+    return RequirePage(*roles)
 
 
 async def websocket_principal(websocket: WebSocket, *roles: Role) -> Principal | None:
@@ -108,10 +144,14 @@ async def websocket_principal(websocket: WebSocket, *roles: Role) -> Principal |
 
     On success the socket is left as it is: the caller accepts it.
     """
-    store = session_store(cast(FastAPI, websocket.app))
+    app = cast(FastAPI, websocket.app)
+    cfg = cast(BackendSettings, app.state.settings)
+    store = session_store(app)
     principal = await store.resolve(websocket.cookies.get(SESSION_COOKIE))
     code: int | None = None
-    if principal is None:
+    if websocket_origin_reason(websocket.headers, cfg.allowed_origins) is not None:
+        code = WS_FORBIDDEN  # another site's page, riding on the cookie
+    elif principal is None:
         code = WS_NOT_SIGNED_IN
     elif roles and principal.role not in roles:
         code = WS_FORBIDDEN
@@ -145,6 +185,39 @@ async def require_device(request: Request) -> Device:
     if device is None:
         raise AuthError(401, "device_unknown", "unknown or revoked device", challenge)
     return device
+
+
+class RequireFeed:
+    """A dependency for a data feed: an active feed client of ``scope`` (bearer token), or, when
+    ``staff_roles`` are given, a staff session with one of them (same-origin rules apply)."""
+
+    def __init__(self, scope: FeedScope, *staff_roles: Role) -> None:
+        self.scope = scope
+        self.staff = RequireRoles(*staff_roles) if staff_roles else None
+
+    async def __call__(self, request: Request) -> FeedClient | Principal:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        token = _bearer(request)
+        if token is None:
+            if self.staff is not None and request.cookies.get(SESSION_COOKIE):
+                return await self.staff(request)
+            needs = "a feed client token" + (" or a staff session" if self.staff else "")
+            raise AuthError(401, "feed_token_missing", f"{needs} is required", challenge)
+        client = None
+        if len(token) <= 256:
+            store = cast(RecordsStore, request.app.state.records)
+            client = await to_thread.run_sync(feed_client_for_token, store, token)
+        if client is None:
+            raise AuthError(401, "feed_client_unknown", "unknown or revoked feed client", challenge)
+        if client.scope != self.scope:
+            raise AuthError(
+                403, "feed_scope", f"this client feeds {client.scope}, not {self.scope}"
+            )
+        return client
+
+
+def require_feed(scope: FeedScope, *staff_roles: Role) -> RequireFeed:
+    return RequireFeed(scope, *staff_roles)
 
 
 def forbidden_page(principal: Principal) -> str:

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from backend.api.errors import error_responses
 from backend.auth.deps import AuthError, require_roles
 from backend.auth.devices import (
     DeviceError,
@@ -59,12 +60,23 @@ def _store(request: Request) -> RecordsStore:
     return cast(RecordsStore, request.app.state.records)
 
 
-@router.get("", response_model=list[DeviceOut], summary="All registered devices")
+@router.get(
+    "",
+    response_model=list[DeviceOut],
+    summary="All registered devices",
+    responses=error_responses(401, 403, 503),
+)
 async def get_devices(request: Request, admin: AdminOnly) -> list[DeviceOut]:
     return [DeviceOut.of(d) for d in await to_thread.run_sync(list_devices, _store(request))]
 
 
-@router.post("", response_model=RegisteredOut, status_code=201, summary="Register a kiosk")
+@router.post(
+    "",
+    response_model=RegisteredOut,
+    status_code=201,
+    summary="Register a kiosk",
+    responses=error_responses(401, 403, 422, 503),
+)
 async def post_device(body: NewDevice, request: Request, admin: AdminOnly) -> RegisteredOut:
     def run() -> RegisteredOut:
         try:
@@ -78,7 +90,12 @@ async def post_device(body: NewDevice, request: Request, admin: AdminOnly) -> Re
     return await to_thread.run_sync(run)
 
 
-@router.post("/{device_id}/revoke", response_model=DeviceOut, summary="Refuse a kiosk's token")
+@router.post(
+    "/{device_id}/revoke",
+    response_model=DeviceOut,
+    summary="Refuse a kiosk's token",
+    responses=error_responses(401, 403, 404, 503),
+)
 async def post_revoke(device_id: str, request: Request, admin: AdminOnly) -> DeviceOut:
     info = await to_thread.run_sync(
         lambda: revoke_device(_store(request), device_id, actor=admin.username)

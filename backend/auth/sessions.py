@@ -3,7 +3,8 @@
 The cookie carries a random token; Redis holds only its sha256, so a copy of Redis does not hand
 out live sessions. A session ends after ``idle_s`` unused or ``absolute_s`` after sign-in,
 whichever comes first; the Redis TTL follows the same rule, so expired sessions vanish by
-themselves.
+themselves. With ``accounts`` given, every resolve also asks the account store: a disabled or
+removed account's sessions end at once, and a changed role or name applies to the next request.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -37,6 +38,10 @@ class SessionPolicy:
     absolute_s: float
 
 
+AccountLookup = Callable[[str], Awaitable[Principal | None]]
+"""The account's current principal by username; None when it is disabled or gone."""
+
+
 class SessionStore:
     """Create, resolve (refreshing the idle timer) and end sessions."""
 
@@ -46,10 +51,12 @@ class SessionStore:
         policy: SessionPolicy,
         *,
         clock: Callable[[], float] = time.time,
+        accounts: AccountLookup | None = None,
     ) -> None:
         self._redis = redis
         self._policy = policy
         self._clock = clock
+        self._accounts = accounts
 
     async def create(self, principal: Principal) -> str:
         """A new session for ``principal``; returns the token for the cookie."""
@@ -100,6 +107,13 @@ class SessionStore:
         if now - last_seen >= self._policy.idle_s or now - created_at >= self._policy.absolute_s:
             await self._redis.delete(key)
             return None
+        if self._accounts is not None:
+            # The account store is the authority: the session only remembers who signed in.
+            current = await self._accounts(principal.username)
+            if current is None:
+                await self._redis.delete(key)
+                return None
+            principal = current
         await self._redis.hset(key, "last_seen", repr(now))
         await self._redis.pexpire(key, self._ttl_ms(created_at, now))
         return principal
@@ -141,8 +155,12 @@ class LoginThrottle:
         ttl_ms = await self._redis.pttl(self._lock_key(username))
         return max(0.0, ttl_ms / 1000) if ttl_ms and ttl_ms > 0 else 0.0
 
-    async def record_failure(self, username: str) -> bool:
-        """Count a failure; True if this one locked the account."""
+    async def note_attempt(self, username: str) -> int:
+        """Count an attempt in the window (before its password is checked); the count so far.
+
+        Counting before checking bounds the guesses an attacker gets by sending many attempts at
+        once: those past the limit are refused unchecked. A success clears the count.
+        """
         now = self._clock()
         key = self._failures_key(username)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -151,15 +169,22 @@ class LoginThrottle:
             pipe.zcard(key)
             pipe.pexpire(key, int(self._policy.window_s * 1000))
             results = await pipe.execute()
-        count = int(results[2])
-        if count < self._policy.max_failures:
-            return False
-        # SET NX: only the failure that crosses the line locks (and is audited) once.
+        return int(results[2])
+
+    async def lock(self, username: str) -> bool:
+        """Lock the account; True if this call locked it (False: it already was)."""
+        # SET NX: only the attempt that crosses the line locks (and is audited) once.
         locked = await self._redis.set(
             self._lock_key(username), "1", px=int(self._policy.lockout_s * 1000), nx=True
         )
-        await self._redis.delete(key)
+        await self._redis.delete(self._failures_key(username))
         return bool(locked)
+
+    async def record_failure(self, username: str) -> bool:
+        """Count a failure; True if this one locked the account."""
+        if await self.note_attempt(username) < self._policy.max_failures:
+            return False
+        return await self.lock(username)
 
     async def clear(self, username: str) -> None:
         await self._redis.delete(self._failures_key(username))

@@ -173,3 +173,36 @@ def set_disabled(store: RecordsStore, username: str, disabled: bool, *, actor: s
             detail={},
         )
         return True
+
+
+@guarded
+def set_role(store: RecordsStore, username: str, role: Role | str, *, actor: str) -> bool:
+    """Change an account's role (audited); open sessions carry the new role from their next
+    request. False if there is no such account; UserError for an unknown role."""
+    if str(role) not in {r.value for r in Role}:
+        raise UserError(f"role must be one of {', '.join(r.value for r in Role)}")
+    name = normalise_username(username)
+    with store.session() as session, session.begin():
+        row = session.get(UserRow, name)
+        if row is None:
+            return False
+        if row.role != str(role):
+            append_audit(
+                session,
+                kind="user-role-changed",
+                actor=actor,
+                subject=name,
+                detail={"from": row.role, "to": str(role)},
+            )
+            row.role = str(role)
+        return True
+
+
+@guarded
+def active_principal(store: RecordsStore, username: str) -> Principal | None:
+    """The account's principal as stored now; None if it is disabled or does not exist."""
+    with store.session() as session:
+        row = session.get(UserRow, normalise_username(username))
+        if row is None or row.disabled:
+            return None
+        return _info(row).principal()

@@ -41,6 +41,21 @@ def integrity_reasons(request: ClearanceRequest) -> list[ReasonCode]:
     return list(dict.fromkeys(reason for failed, reason in checks if failed))
 
 
+def refer_untrusted_clock(decision: Decision, skew_s: float, tolerance_s: float) -> Decision:
+    """Refer (device-error) a decision whose kiosk clock is off by more than ``tolerance_s``:
+    a device that cannot keep time is in doubt, and its other timestamps are wrong too."""
+    return Decision(
+        outcome=Outcome.REFER,
+        reasons=list(dict.fromkeys([ReasonCode.DEVICE_ERROR, *decision.reasons])),
+        scheme=decision.scheme,
+        permitted_until=None,
+        explanation={
+            **decision.explanation,
+            "device_clock": f"kiosk clock off by {skew_s:+.0f} s (tolerance {tolerance_s:.0f} s)",
+        },
+    )
+
+
 def decide(request: ClearanceRequest, facts: GatheredFacts, engine: PolicyEngine) -> Decision:
     policy, rules = engine.decide_explained(facts.case)
     reasons = integrity_reasons(request) + facts.problems

@@ -14,19 +14,26 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Literal
 
 import structlog
 from anyio import to_thread
 
-from backend.clearance.decision import decide
+from backend.clearance.decision import decide, refer_untrusted_clock
 from backend.clearance.facts import Sources, gather_facts
 from backend.events.outbox import OutboxPublisher
 from backend.metrics import BackendMetrics
 from backend.policy.engine import PolicyEngine
-from backend.records.store import NewClearance, NewEvent, RecordsStore, StoredClearance
+from backend.records.store import (
+    DecisionLateError,
+    NewClearance,
+    NewEvent,
+    RecordsStore,
+    StoredClearance,
+)
 from backend.referrals.service import ReferralService
 from backend.referrals.store import backend_referral
 from bordergate.clearance_api import ClearanceDecision, ClearanceRequest
@@ -86,7 +93,18 @@ class ClearanceService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         referrals: ReferralService | None = None,
+        decision_clock: Literal["backend", "request"] = "backend",
+        clock_skew_tolerance_s: float = 120.0,
+        decision_deadline_s: float | None = None,
+        budget_margin_s: float = 0.1,
     ) -> None:
+        self.decision_deadline_s = decision_deadline_s
+        """Longest a decision may take to commit; past it, it is rolled back (DecisionLateError)."""
+        self.budget_margin_s = budget_margin_s
+        self.decision_clock = decision_clock
+        """'backend': decide on ``clock``, refer a request whose arrival_time is off by more
+        than ``clock_skew_tolerance_s``; 'request': on the request's arrival_time (replays)."""
+        self.clock_skew_tolerance_s = clock_skew_tolerance_s
         self.referrals = referrals
         """Opens a referral with every referred clearance (same transaction) and announces it."""
         self.engine = engine
@@ -115,8 +133,25 @@ class ClearanceService:
             )
         return ClearanceResult(decision=_decision(stored, referral_id), replayed=True)
 
-    async def clear(self, request: ClearanceRequest) -> ClearanceResult:
-        """Decide one traveller; raises IdempotencyConflictError or RecordsUnavailableError."""
+    def _deadline(self, budget_s: float | None, received_at: float | None) -> float | None:
+        limits = [s for s in (self.decision_deadline_s,) if s is not None]
+        if budget_s is not None:  # the kiosk's own remaining time, less the answer's trip
+            limits.append(budget_s - self.budget_margin_s)
+        start = received_at if received_at is not None else time.monotonic()
+        return start + min(limits) if limits else None
+
+    async def clear(
+        self,
+        request: ClearanceRequest,
+        *,
+        budget_s: float | None = None,
+        received_at: float | None = None,
+    ) -> ClearanceResult:
+        """Decide one traveller; raises IdempotencyConflictError, RecordsUnavailableError or
+        DecisionLateError: not committed within the deadline, counted from ``received_at``
+        (``time.monotonic()``; default now) for the backend's own limit or ``budget_s``, the
+        kiosk's remaining budget, whichever ends first."""
+        deadline = self._deadline(budget_s, received_at)
         started = time.perf_counter()
         fingerprint = request_hash(request)
         existing = await to_thread.run_sync(self.store.find_clearance, request.request_id)
@@ -124,8 +159,22 @@ class ClearanceService:
             return await self._replay(existing, fingerprint)
 
         now = self.clock()
-        facts = await to_thread.run_sync(gather_facts, request, self.sources)
-        decision = decide(request, facts, self.engine)
+        judged, skew_s = request, (request.arrival_time - now).total_seconds()
+        if self.decision_clock == "backend":  # the stay counts from our clock, not the kiosk's
+            judged = request.model_copy(update={"arrival_time": now})
+        facts = await to_thread.run_sync(gather_facts, judged, self.sources)
+        decision = decide(judged, facts, self.engine)
+        if self.decision_clock == "backend":  # for the officer: whose clock, how far off
+            clock_note = {"decided_on": "backend clock", "kiosk_skew_s": round(skew_s, 1)}
+            decision = replace(decision, explanation={**decision.explanation, "clock": clock_note})
+        if self.decision_clock == "backend" and abs(skew_s) > self.clock_skew_tolerance_s:
+            log.warning(
+                "clearance.kiosk_clock_skew",
+                hall=str(request.hall),
+                lane_id=request.lane_id,
+                skew_s=round(skew_s, 1),
+            )
+            decision = refer_untrusted_clock(decision, skew_s, self.clock_skew_tolerance_s)
         outcome, reasons = decision.outcome, decision.reasons
         scheme, permitted_until = decision.scheme, decision.permitted_until
         clearance_id = uuid.uuid4()
@@ -152,33 +201,47 @@ class ClearanceService:
                 case=facts.case,
                 opened_at=now,
             )
-        result = await to_thread.run_sync(
-            partial(self.store.record_clearance, also=() if referral is None else (referral,)),
-            NewClearance(
-                clearance_id=clearance_id,
-                request=request,
-                request_hash=fingerprint,
-                outcome=outcome,
-                reasons=reasons,
-                scheme=scheme,
-                permitted_until=permitted_until,
-                decided_at=now,
-                explanation=decision.explanation,
-            ),
-            NewEvent(
-                event_id=event.event_id,
-                stream=STREAM_CLEARANCES,
-                fields=encode_event(event),
-                created_at=now,
-            ),
-        )
+        try:
+            result = await to_thread.run_sync(
+                partial(
+                    self.store.record_clearance,
+                    also=() if referral is None else (referral,),
+                    deadline=deadline,
+                ),
+                NewClearance(
+                    clearance_id=clearance_id,
+                    request=request,
+                    request_hash=fingerprint,
+                    outcome=outcome,
+                    reasons=reasons,
+                    scheme=scheme,
+                    permitted_until=permitted_until,
+                    decided_at=now,
+                    explanation=decision.explanation,
+                ),
+                NewEvent(
+                    event_id=event.event_id,
+                    stream=STREAM_CLEARANCES,
+                    fields=encode_event(event),
+                    created_at=now,
+                ),
+            )
+        except DecisionLateError:
+            log.warning(
+                "clearance.late",
+                request_id=str(request.request_id),
+                hall=str(request.hall),
+                lane_id=request.lane_id,
+                elapsed_s=round(time.perf_counter() - started, 3),
+            )
+            raise
         if not result.created:  # a concurrent retry recorded it first
             return await self._replay(result.clearance, fingerprint)
 
         self.metrics.outbox_pending.inc()
         assert result.outbox_id is not None
         published = await self.publisher.publish_now(
-            result.outbox_id, STREAM_CLEARANCES, encode_event(event)
+            result.outbox_id, STREAM_CLEARANCES, encode_event(event), event.event_id
         )
         hall = Hall(request.hall)
         referral_id = referral.referral_id if referral is not None else None

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
+from backend.api.errors import error_responses
 from backend.auth.deps import (
     WS_NOT_SIGNED_IN,
     require_page,
@@ -59,7 +60,11 @@ async def console_page(_: Principal = Depends(require_page(*OFFICER_ROLES))) -> 
     return FileResponse(PAGE, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/v1/console/desks/{hall}", summary="The officer desks of a hall")
+@router.get(
+    "/v1/console/desks/{hall}",
+    summary="The officer desks of a hall",
+    responses=error_responses(401, 403, 422, 503),
+)
 async def list_desks(
     hall: Hall, _: Principal = Depends(officer), desks: DeskService = Depends(get_desks)
 ) -> list[dict[str, Any]]:
@@ -73,6 +78,16 @@ async def list_desks(
         "Sets the desk's lane state as the queue monitor reads it and appends desk-open or "
         "desk-close to the audit trail. A desk opened by another officer is theirs: only they "
         "or a supervisor close it (403)."
+    ),
+    responses=error_responses(
+        401,
+        422,
+        503,
+        described={
+            403: "Not an officer role, no console header, or a desk another officer holds",
+            404: "No such officer desk in this hall",
+            409: "The queue monitor has not set up this hall's lanes yet",
+        },
     ),
 )
 async def change_desk(

@@ -84,6 +84,8 @@ def load_agencies(path: Path) -> AgencyRegistry:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read the agencies file {path}: {exc}") from exc
+    except RecursionError:
+        raise ValueError(f"cannot read the agencies file {path}: nested too deeply") from None
     try:
         parsed = _AgenciesFile.model_validate(raw)
     except ValidationError as exc:

@@ -58,7 +58,10 @@ class ManifestMember(_Strict):
 
 class ManifestGroup(_Strict):
     group_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
-    members: list[ManifestMember] = Field(max_length=MAX_MEMBERS)
+    # minItems documents the group-size rule the validator below enforces with its own message.
+    members: list[ManifestMember] = Field(
+        max_length=MAX_MEMBERS, json_schema_extra={"minItems": MIN_GROUP_SIZE}
+    )
 
     @field_validator("members")
     @classmethod

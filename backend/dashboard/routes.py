@@ -44,7 +44,8 @@ from backend.policy.clock import cst_date
 from bordergate.contracts import Hall
 
 DASHBOARD_ROLES = (Role.MANAGER, Role.ADMIN)
-SESSION_RECHECK_S = 60.0
+# Each check also reads the account: a disabled manager's socket closes within this long.
+SESSION_RECHECK_S = 5.0
 WS_TOO_SLOW = 1013  # "try again later": the page reconnects and starts from a fresh state
 CSV_TYPE = "text/csv; charset=utf-8"
 

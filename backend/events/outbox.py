@@ -2,35 +2,55 @@
 
 At-least-once: a row is marked published only after XADD succeeded; a crash or a Redis outage in
 between leaves it pending, and the replay task publishes it later (consumers de-duplicate on
-``event_id``). Within one process a lock serialises the replay and the publish-after-commit, and
-the ids the replay sent recently are remembered, so a row the replay picked up between commit and
-publish-after-commit is not sent twice; across workers the grace period keeps them apart.
+``event_id``). The grace period keeps the replay away from rows whose publish-after-commit is
+still under way, and the sent marker below makes a race between them harmless, so requests never
+wait for a replay in progress (one replay at a time per process).
+
+Exactly once on the stream, as far as Redis keeps its data: every XADD is made in one
+transaction with the event's ``outbox_sent_key`` marker, and only while that marker is absent
+(WATCHed, so two workers cannot both add it). A publish whose answer was lost (a timeout, a
+connection cut after Redis applied it) is therefore not repeated by the replay or a retry.
+A Redis that loses its data (no persistence) loses the markers with the entries: rows already
+marked published are not sent again (nothing tells the outbox they were lost), rows still
+pending are.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import structlog
 from anyio import to_thread
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from redis.typing import EncodableT, FieldT
 
 from backend.metrics import BackendMetrics
 from backend.records.store import RecordsStore, RecordsUnavailableError
-from bordergate.contracts import STREAM_MAXLEN
+from bordergate.contracts import STREAM_MAXLEN, outbox_sent_key
 
 log = structlog.get_logger(__name__)
 
 PUBLISH_ERRORS = (RedisError, OSError, TimeoutError)
+SENT_MARKER_TTL_S = 86_400
+"""How long an event's sent marker lives: longer than a row can stay pending after its XADD
+(only while the records store cannot mark it published)."""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _event_id(fields: Mapping[str, str]) -> str:
+    """The ``event_id`` inside an encoded event's ``data`` (see ``contracts.encode_event``)."""
+    event_id = json.loads(fields["data"])["event_id"]
+    if not isinstance(event_id, str):
+        raise ValueError("encoded event without a string event_id")
+    return event_id
 
 
 class OutboxPublisher:
@@ -52,56 +72,69 @@ class OutboxPublisher:
         self.grace_s = grace_s
         self.publish_timeout_s = publish_timeout_s
         self.clock = clock
-        self._lock = asyncio.Lock()
-        self._replayed: deque[int] = deque(maxlen=4 * batch_size)
-        """Ids the replay published lately (a row commits before its publish-after-commit)."""
+        self._replay_lock = asyncio.Lock()
 
-    async def _xadd(self, stream: str, fields: Mapping[str, str]) -> None:
+    async def _xadd_once(self, stream: str, fields: Mapping[str, str], event_id: str) -> bool:
+        """XADD with the event's sent marker in one MULTI/EXEC, unless the marker is already
+        there (WATCHed); True if this call added it, False if it was on the stream already.
+
+        Raises a Redis error when it is not known to be on the stream (the row stays pending).
+        A retry of redis-py after a lost answer comes back here as a WatchError: the marker
+        then tells whether the first attempt was applied."""
+        key = outbox_sent_key(event_id)
         payload: dict[FieldT, EncodableT] = dict(fields.items())
-        await self.redis.xadd(stream, payload, maxlen=STREAM_MAXLEN, approximate=True)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            untyped = cast(Any, pipe)  # redis-py leaves unwatch and multi untyped
+            await pipe.watch(key)
+            if await pipe.exists(key):
+                await untyped.unwatch()
+                return False
+            untyped.multi()
+            pipe.xadd(stream, payload, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.set(key, "1", ex=SENT_MARKER_TTL_S)
+            try:
+                await pipe.execute()
+            except WatchError:  # another replay added it, or the connection died: ask again
+                if await self.redis.exists(key):
+                    return False
+                raise
+        return True
 
-    async def publish_now(self, outbox_id: int, stream: str, fields: Mapping[str, str]) -> bool:
-        """Publish one freshly committed row within the time budget; False leaves it pending."""
+    async def publish_now(
+        self, outbox_id: int, stream: str, fields: Mapping[str, str], event_id: str | None = None
+    ) -> bool:
+        """Publish one freshly committed row within the time budget; False leaves it pending.
+
+        ``event_id`` (default: read from the fields' ``data``) names the row's sent marker."""
+        event_id = event_id if event_id is not None else _event_id(fields)
         try:
             async with asyncio.timeout(self.publish_timeout_s):
-                await self._lock.acquire()
-        except TimeoutError:
-            log.info("outbox.publish_deferred", outbox_id=outbox_id, error="replay busy")
+                added = await self._xadd_once(stream, fields, event_id)
+        except PUBLISH_ERRORS as exc:
+            self.metrics.outbox_publish_failures.inc()
+            log.warning("outbox.publish_deferred", outbox_id=outbox_id, error=type(exc).__name__)
             return False
-        try:
-            if outbox_id in self._replayed:
-                return True  # the replay got there first (only possible with a short grace)
-            try:
-                async with asyncio.timeout(self.publish_timeout_s):
-                    await self._xadd(stream, fields)
-            except PUBLISH_ERRORS as exc:
-                self.metrics.outbox_publish_failures.inc()
-                log.warning(
-                    "outbox.publish_deferred", outbox_id=outbox_id, error=type(exc).__name__
-                )
-                return False
+        if added:
             self.metrics.outbox_published.inc()
-            try:
-                await to_thread.run_sync(self.store.mark_published, [outbox_id], self.clock())
-            except RecordsUnavailableError:
-                # Published but still marked pending: the replay sends it again (at-least-once).
-                log.warning("outbox.mark_deferred", outbox_id=outbox_id)
-                return True
-            self.metrics.outbox_pending.dec()
+        try:
+            await to_thread.run_sync(self.store.mark_published, [outbox_id], self.clock())
+        except RecordsUnavailableError:
+            # On the stream but still pending: the replay finds its marker and only marks it.
+            log.warning("outbox.mark_deferred", outbox_id=outbox_id)
             return True
-        finally:
-            self._lock.release()
+        self.metrics.outbox_pending.dec()
+        return True
 
     async def replay_pending(self) -> int:
         """Publish pending rows (oldest first) until none are left or Redis fails; the count."""
         published = 0
-        async with self._lock:
+        async with self._replay_lock:
             while True:
                 cutoff = self.clock() - timedelta(seconds=self.grace_s)
                 rows = await to_thread.run_sync(self.store.pending_events, self.batch_size, cutoff)
                 for row in rows:
                     try:
-                        await self._xadd(row.stream, row.fields)
+                        added = await self._xadd_once(row.stream, row.fields, row.event_id)
                     except PUBLISH_ERRORS as exc:
                         self.metrics.outbox_publish_failures.inc()
                         log.warning(
@@ -109,9 +142,11 @@ class OutboxPublisher:
                         )
                         await to_thread.run_sync(self.store.note_failed_attempt, row.id)
                         return published
-                    self.metrics.outbox_published.inc()
+                    if added:
+                        self.metrics.outbox_published.inc()
+                    else:  # its XADD landed earlier, but its answer or the marking was lost
+                        log.info("outbox.already_on_stream", outbox_id=row.id)
                     await to_thread.run_sync(self.store.mark_published, [row.id], self.clock())
-                    self._replayed.append(row.id)
                     published += 1
                 if len(rows) < self.batch_size:
                     break

@@ -9,6 +9,7 @@ first use once it is back.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ T = TypeVar("T")
 
 class RecordsUnavailableError(Exception):
     """The records store could not be reached or failed; nothing was recorded."""
+
+
+class DecisionLateError(Exception):
+    """The decision was ready only after its deadline (the kiosk has referred by then): it was
+    rolled back, so no record says admit for a traveller the kiosk sent to an officer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +199,27 @@ def _check_columns(engine: Engine) -> None:
             )
 
 
+# Any constant, the same in every process; distinct from the audit chain's key.
+_PG_SCHEMA_LOCK_KEY = 0x6267_7363_6865_6D61  # "bgschema"
+
+
+def _create_tables(engine: Engine) -> None:
+    """create_all, serialised between processes starting on the same empty database.
+
+    create_all checks then creates, table by table: two workers starting together both see a
+    table missing and the second CREATE fails. One transaction holding a database-wide lock
+    (an advisory lock on PostgreSQL, the write lock on SQLite) makes the second wait, then see
+    the tables and create nothing.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK_KEY)))
+        elif engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        Base.metadata.create_all(conn)
+        conn.commit()
+
+
 class RecordsStore:
     """Entry records and the outbox, in one database."""
 
@@ -213,7 +240,7 @@ class RecordsStore:
             return
         with self._schema_lock:
             if not self._schema_ready:
-                Base.metadata.create_all(self.engine)
+                _create_tables(self.engine)
                 _check_columns(self.engine)
                 self._schema_ready = True
 
@@ -254,10 +281,19 @@ class RecordsStore:
 
     @_guarded
     def record_clearance(
-        self, clearance: NewClearance, outbox: NewEvent, *, also: Sequence[Base] = ()
+        self,
+        clearance: NewClearance,
+        outbox: NewEvent,
+        *,
+        also: Sequence[Base] = (),
+        deadline: float | None = None,
     ) -> RecordResult:
         """Write the clearance and its event in one transaction, with the rows in ``also``
         (the referral of a referred clearance).
+
+        ``deadline`` (``time.monotonic()``) is checked just before commit: past it, the
+        transaction is rolled back and :class:`DecisionLateError` raised. A database that hangs
+        and then resumes must not commit decisions the kiosk no longer waits for.
 
         If the request_id is already recorded (a concurrent retry won the race), nothing is
         written and the recorded clearance is returned with ``created=False``.
@@ -329,6 +365,9 @@ class RecordsStore:
                     at=clearance.decided_at,
                 )
                 stored = _stored(row)
+                session.flush()  # the audit entry too: every write is done before the check
+                if deadline is not None and time.monotonic() > deadline:
+                    raise DecisionLateError(str(req.request_id))  # rolls the transaction back
         except IntegrityError:
             existing = self.find_clearance(req.request_id)
             if existing is None:

@@ -11,6 +11,7 @@ from typing import cast
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 
+from backend.api.errors import error_responses
 from backend.auth.deps import require_device, require_roles
 from backend.auth.roles import Device, Principal, Role
 from backend.referrals.models import DecisionRequest, PhotoKind, ReferralView
@@ -51,6 +52,10 @@ def console_header(
     status_code=201,
     summary="A kiosk reports a referral it made on its own",
     description="Idempotent by request_id: a retry answers 200 with the referral already open.",
+    responses={
+        200: {"model": ReferralReceipt, "description": "A retry: the referral already open"},
+        **error_responses(401, 413, 422, 503),
+    },
 )
 async def report_referral(
     body: KioskReferral,
@@ -68,6 +73,16 @@ async def report_referral(
     "/{referral_id}/photos",
     summary="A kiosk uploads the chip and live photos of its own open referral",
     description="Base64 JPEGs, re-encoded by the backend and kept only while the referral is open.",
+    responses=error_responses(
+        401,
+        413,
+        503,
+        described={
+            404: "No such referral at this device's lane",
+            409: "The referral is closed; its photos are not kept",
+            422: "Malformed body, or a photo that is not a JPEG the backend can re-encode",
+        },
+    ),
 )
 async def put_photos(
     referral_id: uuid.UUID,
@@ -86,7 +101,12 @@ async def put_photos(
     return {"stored": kept}
 
 
-@router.get("", response_model=list[ReferralView], summary="The open referrals of a hall")
+@router.get(
+    "",
+    response_model=list[ReferralView],
+    summary="The open referrals of a hall",
+    responses=error_responses(401, 403, 422, 503),
+)
 async def list_open(
     hall: Hall,
     principal: Principal = Depends(officer),
@@ -95,7 +115,12 @@ async def list_open(
     return await service.list_open(hall, principal.language)
 
 
-@router.get("/{referral_id}", response_model=ReferralView, summary="One referral")
+@router.get(
+    "/{referral_id}",
+    response_model=ReferralView,
+    summary="One referral",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 async def get_referral(
     referral_id: uuid.UUID,
     principal: Principal = Depends(officer),
@@ -111,7 +136,12 @@ async def get_referral(
     "/{referral_id}/photos/{kind}",
     summary="A photo of an open referral (never cached)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        **error_responses(
+            401, 403, 422, 503, described={404: "The referral is closed or sent no such photo"}
+        ),
+    },
 )
 async def get_photo(
     referral_id: uuid.UUID,
@@ -134,6 +164,16 @@ async def get_photo(
         "Closes the referral, records who decided when and why, appends it to the audit trail "
         "(kind officer-decision) and deletes the photos. A decided referral answers 409. An "
         "admission takes the stay the policy computed; only a supervisor may set another."
+    ),
+    responses=error_responses(
+        401,
+        404,
+        503,
+        described={
+            403: "Not an officer role, no console header, or a stay only a supervisor may set",
+            409: "The referral was already decided",
+            422: "Malformed body, or a decision that does not fit the referral",
+        },
     ),
 )
 async def decide(

@@ -6,8 +6,8 @@
   a date and a source note. :meth:`Registries.record_flags` gives the flags in force on a day.
 
 ``POST /v1/registry/visas`` and ``POST /v1/registry/records`` are the issuing authority's feed:
-they are open for now and will be restricted to that authority's role when authentication
-arrives. They upsert on a natural key, so a feed may resend entries. :func:`load_seed` loads a
+only its feed client (a ``registry`` feed token, ``bordergate feeds register``) may post. They
+upsert on a natural key, so a feed may resend entries. :func:`load_seed` loads a
 YAML or JSON file of entries for the demo (idempotent); ``BORDERGATE_REGISTRY_SEED_FILE`` makes
 the backend load one at start.
 

@@ -1,7 +1,7 @@
 """``POST /v1/registry/visas`` and ``POST /v1/registry/records``: the issuing authority's feed.
 
-Open for now; they will be restricted to the issuing authority's role when authentication
-arrives. Both upsert on the entry's natural key: 201 when created, 200 when updated or unchanged.
+Only the issuing authority's feed client (a ``registry`` feed token) may post. Both upsert on
+the entry's natural key: 201 when created, 200 when updated or unchanged.
 """
 
 from __future__ import annotations
@@ -12,10 +12,16 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Response
 
 from backend.api.errors import error_responses
+from backend.auth.deps import require_feed
+from backend.auth.feeds import FeedScope
 from backend.registries.models import EntryReceipt, RecordEntryIn, VisaEntryIn
 from backend.registries.service import Registries
 
-router = APIRouter(prefix="/v1/registry", tags=["registries"])
+router = APIRouter(
+    prefix="/v1/registry",
+    tags=["registries"],
+    dependencies=[Depends(require_feed(FeedScope.REGISTRY))],
+)
 
 
 def get_registries(request: Request) -> Registries:
@@ -31,7 +37,10 @@ def get_registries(request: Request) -> Registries:
         "Keyed by (document_number, nationality, type, valid_from): resending it updates "
         "valid_until, entries_left and source. 201 created, 200 updated or unchanged."
     ),
-    responses={200: {"description": "Updated or unchanged"}, **error_responses(413, 422, 503)},
+    responses={
+        200: {"description": "Updated or unchanged"},
+        **error_responses(401, 403, 413, 422, 503),
+    },
 )
 async def add_visa(
     body: VisaEntryIn,
@@ -53,7 +62,10 @@ async def add_visa(
         "Flags: barred, visa-refusal, violation-5y (counted for 5 years from its date). Keyed by "
         "(document_number, nationality, flag, date). 201 created, 200 updated or unchanged."
     ),
-    responses={200: {"description": "Updated or unchanged"}, **error_responses(413, 422, 503)},
+    responses={
+        200: {"description": "Updated or unchanged"},
+        **error_responses(401, 403, 413, 422, 503),
+    },
 )
 async def add_record(
     body: RecordEntryIn,

@@ -14,9 +14,15 @@ from redis.asyncio import Redis
 
 from backend.api.deps import get_redis
 from backend.api.errors import error_responses
+from backend.auth.deps import require_feed
+from backend.auth.feeds import FeedScope
+from backend.auth.roles import Role
 from bordergate.contracts import Hall, ScheduledArrival, schedule_key
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
+# The operator's feed posts (an admin may correct it by hand); the staff who plan read it.
+operator_feed = require_feed(FeedScope.SCHEDULES, Role.ADMIN)
+schedule_reader = require_feed(FeedScope.SCHEDULES, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
 
 
 class ScheduleUpdate(BaseModel):
@@ -39,7 +45,8 @@ class HallSchedule(BaseModel):
     "",
     response_model=ScheduleReceipt,
     summary="Add, update or cancel scheduled flights and ship calls",
-    responses=error_responses(413, 422, 503),
+    responses=error_responses(401, 403, 413, 422, 503),
+    dependencies=[Depends(operator_feed)],
 )
 async def post_schedule(
     update: ScheduleUpdate, redis: Redis = Depends(get_redis)
@@ -74,7 +81,8 @@ async def read_schedule(redis: Redis, hall: Hall) -> list[ScheduledArrival]:
     "/{hall}",
     response_model=HallSchedule,
     summary="The flights and ship calls a hall expects",
-    responses=error_responses(503),
+    responses=error_responses(401, 403, 422, 503),
+    dependencies=[Depends(schedule_reader)],
 )
 async def get_schedule(hall: Hall, redis: Redis = Depends(get_redis)) -> HallSchedule:
     return HallSchedule(hall=hall, arrivals=await read_schedule(redis, hall))

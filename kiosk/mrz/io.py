@@ -77,7 +77,12 @@ def as_grey(image: np.ndarray) -> GreyImage:
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] in (3, 4):
         rgb = array[..., :3].astype(np.float32)
-        return np.asarray(rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32))
-    if array.ndim == 2:
-        return np.asarray(array, dtype=np.float32)
-    raise ImageLoadError(f"not an image array: shape {array.shape}")
+        grey = np.asarray(rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32))
+    elif array.ndim == 2:
+        grey = np.asarray(array, dtype=np.float32)
+    else:
+        raise ImageLoadError(f"not an image array: shape {array.shape}")
+    # NaN or infinite levels (a float array from a broken driver) would poison every filter.
+    if not np.isfinite(grey).all():
+        raise ImageLoadError("not an image array: non-finite grey levels")
+    return grey

@@ -17,10 +17,11 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.requests import Request
+from pydantic import BaseModel
 
+from bordergate.security_headers import SecurityHeadersMiddleware
 from kiosk.screen.hub import LaneScreen, ScreenHub, Subscription
 from kiosk.screen.translations import table_json
 from kiosk.screen.view import ScreenView
@@ -34,19 +35,23 @@ WS_GOING_AWAY = 1001
 WS_UNKNOWN_LANE = 4404
 
 
+class NotFound(BaseModel):
+    detail: str
+
+
+NO_SUCH_LANE: dict[int | str, dict[str, Any]] = {
+    404: {"model": NotFound, "description": "This server shows no screen for that lane"}
+}
+
+
 def create_screen_app(hub: ScreenHub) -> FastAPI:
     app = FastAPI(
         title="bordergate traveller screen", docs_url=None, redoc_url=None, openapi_url=None
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    # The same headers as the backend's pages (this CSP also forbids forms); nothing is cached.
+    app.add_middleware(SecurityHeadersMiddleware, csp=CSP)
 
     def lane_or_404(lane_id: str) -> LaneScreen:
         screen = hub.lanes.get(lane_id)
@@ -74,12 +79,16 @@ def create_screen_app(hub: ScreenHub) -> FastAPI:
             f'<body class="index"><h1>Traveller screens</h1><ul>{items}</ul></body></html>'
         )
 
-    @app.get("/lanes/{lane_id}")
+    @app.get(
+        "/lanes/{lane_id}",
+        response_class=FileResponse,
+        responses={200: {"content": {"text/html": {}}}, **NO_SUCH_LANE},
+    )
     def page(lane_id: str) -> FileResponse:
         lane_or_404(lane_id)
         return FileResponse(STATIC_DIR / "screen.html", media_type="text/html")
 
-    @app.get("/lanes/{lane_id}/view")
+    @app.get("/lanes/{lane_id}/view", responses=NO_SUCH_LANE)
     def view(lane_id: str) -> ScreenView:
         return lane_or_404(lane_id).view
 

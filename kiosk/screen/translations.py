@@ -59,7 +59,8 @@ REASON_KEYS: Final[dict[ReasonCode, str]] = {
     R.BACKEND_ERROR: _TECHNICAL,
     R.DEVICE_NOT_AUTHORISED: _TECHNICAL,
     R.DEVICE_ERROR: _TECHNICAL,
-    R.DEVICE_NOT_AUTHORISED: _TECHNICAL,
+    R.DEVICE_UNRESPONSIVE: _TECHNICAL,
+    R.SESSION_ABANDONED: _TECHNICAL,
     # Records are for the officer to explain in private, never on a screen the queue can read.
     R.RECORD_BARRED: _OFFICER_CHECK,
     R.RECORD_VISA_REFUSAL: _OFFICER_CHECK,

@@ -24,7 +24,7 @@ naming the field)::
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -101,7 +101,10 @@ class Scenario(_Strict):
                     f"initially_open.{lane_type} ({self.initially_open.of(lane_type)}) exceeds "
                     f"lanes.{lane_type} ({self.lanes.of(lane_type)})"
                 )
-        end = self.end
+        try:
+            end = self.end
+        except OverflowError:  # a start at the calendar's end: not a ValueError by itself
+            raise ValueError(f"start + hours is past the end of the calendar ({MAXYEAR})") from None
         for i, wave in enumerate(self.arrivals):
             if not self.start <= wave.at < end:
                 raise ValueError(
@@ -181,4 +184,6 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply to be a scenario") from None
     return parse_scenario(data, str(path))

@@ -69,6 +69,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> BackendSettings:
         "outbox_replay_interval_s": 0.05,
         "outbox_replay_grace_s": 0.0,
         "log_json": True,
+        # The bodies carry fixed past arrival times: decide on them (the service's 'request'
+        # clock), not on today's clock, which would refer them as a kiosk clock far off.
+        "decision_clock": "request",
     }
     values.update(overrides)
     return BackendSettings(**values)

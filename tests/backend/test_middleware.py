@@ -86,3 +86,26 @@ async def test_invalid_content_length_is_a_400() -> None:
     sent, _ = await call(BodyLimitMiddleware(app, max_bytes=100), [(b"content-length", b"x")], [])
     assert not app.called
     assert sent[0]["status"] == 400
+
+
+async def test_a_body_that_never_finishes_gets_408_at_the_deadline() -> None:
+    import asyncio
+    import time
+
+    app = Recorder()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await asyncio.sleep(0.05)  # a byte now and then, never the end
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    mw = BodyLimitMiddleware(app, max_bytes=1000, body_timeout_s=0.3)
+    started = time.monotonic()
+    await mw(scope([]), receive, send)
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert not app.called
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["error"] == "body_timeout"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from bordergate.redis_conn import new_embedded_server, open_redis
 from bordergate.settings import CommonSettings
+from tests.reliability.cluster import RedisServer
 
 
 async def test_embedded_server_is_shared_between_clients() -> None:
@@ -38,3 +42,21 @@ def test_settings_read_redis_url_from_either_variable(monkeypatch: pytest.Monkey
     assert CommonSettings().redis_url == "redis://127.0.0.1:1/0"
     monkeypatch.setenv("BORDERGATE_REDIS_URL", "redis://127.0.0.1:2/0")
     assert CommonSettings().redis_url == "redis://127.0.0.1:2/0"
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+async def test_pooled_connections_survive_a_redis_restart(tmp_path: Path) -> None:
+    # Every pooled connection is stale after the restart; each command must still succeed.
+    server = RedisServer(tmp_path, aof=False)
+    server.start()
+    client = open_redis(server.url)
+    try:
+        await asyncio.gather(*(client.blpop([f"q{i}"], 0.1) for i in range(4)))  # 4 connections
+        server.kill()
+        server.start()
+        for _ in range(3):
+            assert await asyncio.gather(*(client.set(f"k{i}", "v") for i in range(4))) == [True] * 4
+    finally:
+        await client.aclose()
+        server.stop()

@@ -8,7 +8,12 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from bordergate.clearance_api import ClearanceRequest, DocumentData, FaceResult
+from bordergate.clearance_api import (
+    DECISION_BUDGET_HEADER,
+    ClearanceRequest,
+    DocumentData,
+    FaceResult,
+)
 from bordergate.contracts import Hall, Outcome, ReasonCode
 from kiosk.backend_client import (
     BackendClient,
@@ -67,6 +72,23 @@ async def test_retry_after_connection_error_reuses_request_id() -> None:
     assert decision.request_id == request.request_id
     assert len(seen) == 2
     assert {rid for pair in seen for rid in pair} == {str(request.request_id)}
+
+
+async def test_each_attempt_tells_the_backend_the_budget_left() -> None:
+    budgets: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        budgets.append(int(req.headers[DECISION_BUDGET_HEADER]))
+        if len(budgets) == 1:
+            raise httpx.ConnectError("connection refused", request=req)
+        return httpx.Response(200, json=decision_for(req))
+
+    async with BackendClient(
+        "http://b.test", 1.0, transport=httpx.MockTransport(handler), retry_delay_s=0.2
+    ) as c:
+        await c.request_clearance(make_request())
+    assert 900 <= budgets[0] <= 1000
+    assert budgets[1] <= budgets[0] - 200  # the retry has what the first attempt left
 
 
 async def test_second_connection_error_is_unavailable() -> None:

@@ -261,9 +261,10 @@ def _fault(device: str, fault: Fault) -> Callable[[MockLane], None]:
         ("camera", Fault.ERROR, ReasonCode.DEVICE_ERROR),
         ("scanner", Fault.ERROR, ReasonCode.DEVICE_ERROR),
         ("gate", Fault.ERROR, ReasonCode.DEVICE_ERROR),
-        ("reader", Fault.HANG, ReasonCode.TIMEOUT),
-        ("camera", Fault.HANG, ReasonCode.TIMEOUT),
-        ("scanner", Fault.HANG, ReasonCode.TIMEOUT),
+        # A hung device is the lane's fault, not the traveller's slowness.
+        ("reader", Fault.HANG, ReasonCode.DEVICE_UNRESPONSIVE),
+        ("camera", Fault.HANG, ReasonCode.DEVICE_UNRESPONSIVE),
+        ("scanner", Fault.HANG, ReasonCode.DEVICE_UNRESPONSIVE),
         ("reader", Fault.ABSENT, ReasonCode.TIMEOUT),
     ],
 )
@@ -279,6 +280,7 @@ async def test_device_faults_refer(
         settings, factory.next(), backend.client(), prepare=_fault(device, fault)
     )
     assert_referred(run, reason)
+    assert run.result.device_fault == (None if fault is Fault.ABSENT else device)
     # Only a gate fault happens after the (admitting) decision.
     assert len(backend.requests) == (1 if device == "gate" else 0)
 

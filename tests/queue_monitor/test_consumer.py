@@ -129,6 +129,18 @@ async def test_republished_served_with_new_id_does_not_pair_twice(redis: Redis) 
     assert (stats.samples, stats.p95_wait_s, stats.waiting_now) == (1, 60.0, 0)
 
 
+async def test_earliest_joined_and_served_count_in_any_delivery_order(redis: Redis) -> None:
+    # Two monitors apply in parallel: a traveller's second counter pass (later) can pair first.
+    state = SharedWaitState(redis, fast_settings("m"))
+    assert await state.apply(served("fay", T0 + timedelta(seconds=100))) is Applied.PARKED
+    assert await state.apply(joined("fay", T0 + timedelta(seconds=30))) is Applied.PAIRED
+    assert await state.apply(joined("fay", T0)) is Applied.PAIRED  # the first pass, late
+    assert await state.apply(served("fay", T0 + timedelta(seconds=90))) is Applied.PAIRED
+    assert await state.apply(joined("fay", T0 + timedelta(seconds=10))) is Applied.IGNORED
+    stats = await state.compute_stats(Hall.AIRPORT)
+    assert (stats.samples, stats.p95_wait_s, stats.waiting_now) == (1, 90.0, 0)
+
+
 async def test_duplicate_marker_is_set_with_ttl(redis: Redis) -> None:
     state = SharedWaitState(redis, fast_settings("m", processed_ttl_s=1234))
     event = joined("erin", T0)

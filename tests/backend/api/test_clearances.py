@@ -1,4 +1,5 @@
-"""POST /v1/clearances on the embedded fakeredis and a tmp SQLite file."""
+"""POST /v1/clearances on the embedded fakeredis, with the records on a tmp SQLite file and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,11 +17,19 @@ import structlog
 from fastapi import FastAPI
 
 from backend.api.clearances import REPLAYED_HEADER
+from backend.settings import BackendSettings
+from bordergate.clearance_api import DECISION_BUDGET_HEADER
 from bordergate.contracts import STREAM_CLEARANCES, ClearanceOutcome, decode_event
 from bordergate.redis_conn import open_redis
 from tests.backend.conftest import PII_VALUES, clearance_body, count_rows, make_settings, running
 
 URL = "/v1/clearances"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, records_url: str) -> BackendSettings:
+    """The backend's settings on SQLite and on PostgreSQL (``records_url`` is parametrised)."""
+    return make_settings(tmp_path, database_url=records_url)
 
 
 async def stream_events(embedded: fakeredis.FakeServer) -> list[ClearanceOutcome]:
@@ -121,6 +130,38 @@ async def test_retry_returns_the_recorded_decision_and_records_once(
     metrics = (await client.get("/metrics")).text
     assert 'bordergate_clearance_decisions_total{hall="airport",outcome="admit"} 1.0' in metrics
     assert "bordergate_clearance_retries_total 1.0" in metrics
+
+
+async def test_a_decision_past_the_kiosks_budget_is_rolled_back(
+    backend: tuple[FastAPI, httpx.AsyncClient], embedded_redis: fakeredis.FakeServer
+) -> None:
+    """The kiosk has referred by then: no record may say otherwise."""
+    app, client = backend
+    body = clearance_body()
+    # 50 ms left, less the 100 ms kept for the answer's trip: late before it starts.
+    late = await client.post(URL, json=body, headers={DECISION_BUDGET_HEADER: "50"})
+    assert late.status_code == 503
+    assert late.json()["error"] == "decision_late"
+    assert count_rows(app, "clearances") == count_rows(app, "outbox") == 0
+    assert count_rows(app, "referrals") == 0
+    assert count_rows(app, "audit_log WHERE kind = 'clearance'") == 0
+    assert await stream_events(embedded_redis) == []
+    # The same request with time to spare is decided and recorded once.
+    again = await client.post(URL, json=body, headers={DECISION_BUDGET_HEADER: "2000"})
+    assert again.status_code == 200, again.text
+    assert count_rows(app, "clearances") == 1
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "soon", "60001"])
+async def test_a_malformed_budget_is_a_422_and_records_nothing(
+    backend: tuple[FastAPI, httpx.AsyncClient], budget: str
+) -> None:
+    app, client = backend
+    response = await client.post(
+        URL, json=clearance_body(), headers={DECISION_BUDGET_HEADER: budget}
+    )
+    assert response.status_code == 422
+    assert count_rows(app, "clearances") == 0
 
 
 async def test_concurrent_retries_record_once(
@@ -269,9 +310,8 @@ async def test_records_store_down_is_a_503_then_recovers(
 
 
 async def test_records_survive_a_restart(
-    tmp_path: Path, embedded_redis: fakeredis.FakeServer
+    settings: BackendSettings, embedded_redis: fakeredis.FakeServer
 ) -> None:
-    settings = make_settings(tmp_path)
     body = clearance_body(document={"nationality": "UTO"})
     async with running(settings, embedded_redis) as (_app, client):
         first = await client.post(URL, json=body)

@@ -1,5 +1,5 @@
 """What reaches the audit trail: clearance outcomes (with their record), lane commands (once),
-and ``bordergate audit verify`` naming the first broken entry."""
+and ``bordergate audit verify`` naming the first broken entry; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,9 +20,16 @@ from backend.audit.chain import audit_append, recent_entries, verify_chain
 from backend.audit.lane_changes import GROUP_AUDIT, consume_once, ensure_group
 from backend.audit.tables import AuditEntry
 from backend.records.store import RecordsStore
+from backend.settings import BackendSettings
 from bordergate.cli import app as cli
 from bordergate.contracts import STREAM_LANE_COMMANDS, Hall, LaneCommand, encode_event
-from tests.backend.conftest import PII_VALUES, clearance_body
+from tests.backend.conftest import PII_VALUES, clearance_body, make_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, records_url: str) -> BackendSettings:
+    """The backend's settings on SQLite and on PostgreSQL (``records_url`` is parametrised)."""
+    return make_settings(tmp_path, database_url=records_url)
 
 
 async def test_every_clearance_outcome_is_audited_once_without_identity_data(
@@ -53,8 +60,8 @@ def _command(lane: str, action: str = "open") -> dict[Any, Any]:
     )
 
 
-async def test_lane_commands_are_audited_exactly_once(fake_redis: Redis, tmp_path: Path) -> None:
-    store = RecordsStore(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+async def test_lane_commands_are_audited_exactly_once(fake_redis: Redis, records_url: str) -> None:
+    store = RecordsStore(records_url)
     try:
         await fake_redis.xadd(STREAM_LANE_COMMANDS, _command("D7"))
         await ensure_group(fake_redis)
@@ -90,10 +97,9 @@ async def test_the_backend_audits_lane_commands_as_they_come(
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordsStore]:
-    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    monkeypatch.setenv("BORDERGATE_DATABASE_URL", url)
-    store = RecordsStore(url)
+def database(records_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordsStore]:
+    monkeypatch.setenv("BORDERGATE_DATABASE_URL", records_url)
+    store = RecordsStore(records_url)
     for i in range(5):
         audit_append(store, kind="test", actor="t", subject=str(i), detail={"i": i})
     yield store

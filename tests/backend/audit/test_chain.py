@@ -1,16 +1,19 @@
-"""The audit hash chain: appends link up, tampering and deletions are found, appends serialise."""
+"""The audit hash chain on SQLite and PostgreSQL: appends link up, tampering and deletions are
+found, appends from several threads and processes serialise into one chain."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from backend.audit.chain import (
+    _PG_LOCK_KEY,
     GENESIS_HASH,
     audit_append,
     entry_hash,
@@ -21,11 +24,13 @@ from backend.audit.chain import (
 )
 from backend.audit.tables import AuditEntry
 from backend.records.store import RecordsStore
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RecordsStore]:
-    s = RecordsStore(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+def store(records_url: str) -> Iterator[RecordsStore]:
+    """The store on SQLite and on PostgreSQL (``records_url`` is parametrised over both)."""
+    s = RecordsStore(records_url)
     s.ensure_schema()
     yield s
     s.dispose()
@@ -164,3 +169,65 @@ def test_concurrent_appends_from_threads_keep_one_chain(store: RecordsStore) -> 
     with store.engine.connect() as conn:
         seqs = [r[0] for r in conn.execute(text("SELECT seq FROM audit_log ORDER BY seq"))]
     assert seqs == list(range(1, threads_n * per_thread + 1))
+
+
+# Each process appends on its own engine, as backend workers do.
+_APPENDER = """
+import sys
+from backend.audit.chain import audit_append
+from backend.records.store import RecordsStore
+store = RecordsStore(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    audit_append(store, kind="p", actor="process-" + sys.argv[2], subject=str(i), detail={"i": i})
+store.dispose()
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_appends_from_processes_keep_one_chain(
+    store: RecordsStore, records_url: str
+) -> None:
+    processes_n, per_process = 4, 25
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _APPENDER, records_url, str(p), str(per_process)],
+            cwd=REPO_ROOT,
+            stderr=subprocess.PIPE,
+        )
+        for p in range(processes_n)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    total = processes_n * per_process
+    assert verify_chain_counted(store) == (None, total)
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT actor, count(*) FROM audit_log GROUP BY actor")).all()
+    assert dict(rows) == {f"process-{p}": per_process for p in range(processes_n)}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_on_postgresql_appends_wait_for_the_advisory_lock(postgres_url: str) -> None:
+    store = RecordsStore(postgres_url)
+    try:
+        _append(store, 1)
+        done = threading.Event()
+        with store.engine.connect() as holder:
+            # Another backend process in the middle of an append holds this lock.
+            holder.execute(select(func.pg_advisory_lock(_PG_LOCK_KEY)))
+
+            def append_one() -> None:
+                _append(store, 1)
+                done.set()
+
+            appender = threading.Thread(target=append_one)
+            appender.start()
+            assert not done.wait(0.5), "the append did not wait for the advisory lock"
+            holder.execute(select(func.pg_advisory_unlock(_PG_LOCK_KEY)))
+            holder.commit()
+        assert done.wait(10)
+        appender.join()
+        assert verify_chain_counted(store) == (None, 2)
+    finally:
+        store.dispose()

@@ -59,6 +59,7 @@ class Console:
         # run each request on a fresh loop).
         other.portal = self.client.portal
         other.headers["X-Bordergate-Console"] = "1"
+        other.headers["Origin"] = "http://testserver"  # as the console page's own requests
         response = other.post(
             "/v1/auth/login", json={"username": username, "password": TEST_PASSWORD}
         )

@@ -84,7 +84,11 @@ def live_backend(tmp_path: Path, redis_url: str) -> Iterator[Live]:
     client.close()
     port = free_port()
     env = part_env(
-        BORDERGATE_DATABASE_URL=database_url, REDIS_URL=redis_url, BORDERGATE_PORT=str(port)
+        BORDERGATE_DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        BORDERGATE_PORT=str(port),
+        # The referral's flight is on a fixed date: decide on the request's clock.
+        BORDERGATE_DECISION_CLOCK="request",
     )
     proc = start_part(["backend"], env, tmp_path / "backend.log")
     try:

@@ -76,7 +76,7 @@ def test_a_desk_held_by_another_officer_is_theirs_unless_a_supervisor_steps_in(
     other = console.staff("wang")
     refused = other.post(f"{URL}/officer-03", json={"action": "close"})
     assert refused.status_code == 403
-    assert "olga" in refused.json()["detail"]
+    assert "olga" in refused.json()["message"]
     assert desk(console, "officer-03").status == "open"
     supervisor = console.staff("sam")
     assert supervisor.post(f"{URL}/officer-03", json={"action": "close"}).status_code == 200

@@ -51,6 +51,7 @@ def add_users(store: RecordsStore) -> None:
 
 
 def sign_in(client: TestClient, username: str) -> None:
+    client.headers["Origin"] = "http://testserver"  # as the dashboard page's own requests
     response = client.post("/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 import backend.app  # noqa: F401  (every table on the records Base)
 from backend.audit.tables import AuditEntry
+from backend.auth.feeds import FeedScope
 from backend.auth.roles import Role
 from backend.auth.users import create_user
 from backend.dashboard.models import WaitSample
@@ -36,6 +37,7 @@ from bordergate.contracts import (
     lane_state_key,
     wait_stats_key,
 )
+from tests.auth_helpers import feed_token
 from tests.browser import screenshot
 from tests.conftest import free_port
 from tests.processes import part_env, start_part, stop_part, wait_http_ok
@@ -199,7 +201,10 @@ def running(tmp_path: Path, redis_url: str) -> Iterator[Running]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http_ok(f"{base}/healthz", proc)
-        posted = httpx.post(f"{base}/v1/schedules", json=_schedule(now), timeout=5)
+        operator = {"Authorization": f"Bearer {feed_token(records, FeedScope.SCHEDULES)}"}
+        posted = httpx.post(
+            f"{base}/v1/schedules", json=_schedule(now), headers=operator, timeout=5
+        )
         assert posted.status_code == 200, posted.text
         _publish_live(client, now)
         yield Running(base, client, records)

@@ -1,15 +1,20 @@
-"""The records store on SQLite: schema, UTC round trip, idempotent insert, outbox, failures."""
+"""The records store on SQLite and PostgreSQL: schema, UTC round trip, idempotent insert, outbox,
+concurrent writers, failures."""
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 
+from backend.audit.chain import verify_chain
 from backend.records.store import (
     NewClearance,
     NewEvent,
@@ -19,6 +24,9 @@ from backend.records.store import (
 from bordergate.clearance_api import ClearanceRequest
 from bordergate.contracts import Outcome, ReasonCode
 from tests.backend.conftest import clearance_body
+from tests.postgres import PostgresServer
+
+T = TypeVar("T")
 
 
 def new_clearance(request: ClearanceRequest, at: datetime) -> NewClearance:
@@ -39,19 +47,29 @@ def new_event(at: datetime) -> NewEvent:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[RecordsStore]:
-    s = RecordsStore(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'records.sqlite3'}")
+def store(records_url: str) -> Iterator[RecordsStore]:
+    """The store on SQLite and on PostgreSQL (``records_url`` is parametrised over both)."""
+    s = RecordsStore(records_url)
     s.ensure_schema()
     yield s
     s.dispose()
 
 
-def test_creates_the_folder_and_uses_wal(store: RecordsStore, tmp_path: Path) -> None:
+def test_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
+    store = RecordsStore(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'records.sqlite3'}")
+    store.ensure_schema()
     assert (tmp_path / "nested" / "dir" / "records.sqlite3").is_file()
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == 5000
     store.ping()
+    store.dispose()
+
+
+def test_uses_the_database_it_is_given(store: RecordsStore, records_url: str) -> None:
+    assert store.backend_name == records_url.split(":")[0].split("+")[0]
+    store.ping()
+    store.ensure_schema()  # again: idempotent
 
 
 def test_round_trip_keeps_aware_utc_times_and_reasons(store: RecordsStore) -> None:
@@ -116,8 +134,6 @@ def test_unusable_database_raises_records_unavailable(tmp_path: Path) -> None:
 
 
 def test_in_memory_database_works_across_threads() -> None:
-    import threading
-
     store = RecordsStore("sqlite://")
     store.ensure_schema()
     errors: list[BaseException] = []
@@ -167,3 +183,90 @@ def test_a_stale_table_layout_is_refused_with_a_clear_error(tmp_path: Path) -> N
     with pytest.raises(SchemaMismatchError, match=r"clearances.*lacks columns"):
         store.ensure_schema()
     store.dispose()
+
+
+def _in_threads(n: int, work: Callable[[int], T]) -> list[T]:
+    """``work(i)`` for i in range(n), started together in n threads; re-raises the first error."""
+    start = threading.Barrier(n)
+
+    def run(i: int) -> T:
+        start.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_several_processes_creating_the_schema_at_once_all_succeed(records_url: str) -> None:
+    # Each store stands for a backend worker process starting on an empty database.
+    stores = [RecordsStore(records_url) for _ in range(4)]
+    try:
+        _in_threads(len(stores), lambda i: stores[i].ensure_schema())
+        for s in stores:
+            s.ping()
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+def test_concurrent_retries_from_several_processes_record_once(records_url: str) -> None:
+    stores = [RecordsStore(records_url) for _ in range(4)]
+    try:
+        stores[0].ensure_schema()
+        at = datetime.now(UTC)
+        request = ClearanceRequest.model_validate(clearance_body())
+        results = _in_threads(
+            len(stores),
+            lambda i: stores[i].record_clearance(new_clearance(request, at), new_event(at)),
+        )
+        assert sum(r.created for r in results) == 1
+        assert len({r.clearance.clearance_id for r in results}) == 1
+        with stores[0].engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM clearances")).scalar_one() == 1
+            assert conn.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 1
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 1
+        assert verify_chain(stores[0]) is None
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgresql_not_listening_raises_records_unavailable() -> None:
+    from tests.conftest import free_port
+
+    store = RecordsStore(f"postgresql+psycopg://bordergate@127.0.0.1:{free_port()}/none")
+    with pytest.raises(RecordsUnavailableError):
+        store.ensure_schema()
+    with pytest.raises(RecordsUnavailableError):
+        store.find_clearance(uuid.uuid4())
+    store.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_reconnects_after_a_postgresql_restart(postgres_process: PostgresServer) -> None:
+    postgres_process.start()
+    store = RecordsStore(postgres_process.url(postgres_process.create_database()))
+    try:
+        at = datetime.now(UTC)
+        first = ClearanceRequest.model_validate(clearance_body())
+        store.record_clearance(new_clearance(first, at), new_event(at))
+        # Restarted behind the store's back: its pooled connection is dead, and the pool checks
+        # a connection before handing it out, so the very next call works.
+        postgres_process.stop("immediate")
+        postgres_process.start()
+        assert store.find_clearance(first.request_id) is not None
+        # Down: a clear failure; back: works again, with no restart of the store.
+        postgres_process.stop("fast")
+        with pytest.raises(RecordsUnavailableError):
+            store.find_clearance(first.request_id)
+        postgres_process.start()
+        assert store.find_clearance(first.request_id) is not None
+        second = ClearanceRequest.model_validate(clearance_body())
+        assert store.record_clearance(new_clearance(second, at), new_event(at)).created
+        assert store.count_pending() == 2
+        assert verify_chain(store) is None
+    finally:
+        store.dispose()

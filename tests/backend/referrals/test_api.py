@@ -211,7 +211,7 @@ async def test_a_png_and_an_oversized_body_are_refused(backend_with_staff: Backe
         f"/v1/referrals/{rid}/photos", json={"live": b64(png.getvalue())}, headers=b.device()
     )
     assert response.status_code == 422
-    assert "JPEG" in response.json()["detail"]
+    assert "JPEG" in response.json()["message"]
     huge = await b.kiosk.put(
         f"/v1/referrals/{rid}/photos",
         content=b'{"live": "' + b"A" * (900 * 1024) + b'"}',

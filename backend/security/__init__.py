@@ -1,0 +1,1 @@
+"""Request hardening: cross-site request refusal and the production start-up check."""
