@@ -142,7 +142,9 @@ class LiveActor:
         self.turn_s = rng.uniform(0.35, 0.6)
         self._phases = [rng.uniform(0, 2 * math.pi) for _ in range(6)]
         # A person facing the camera faces it whatever the pose of the photo the head was made
-        # from: undo the photo's own turn (about 0.0065 of the yaw measure per degree).
+        # from: undo the photo's own turn (about 0.0065 of the yaw measure per degree), up to
+        # 20 degrees. Photos turned further (6% of the LFW crops) cannot be portrayed facing
+        # the camera: benchmarks/face.py counts their presentations apart.
         self.facing = max(-20.0, min(20.0, -self.head.photo_yaw() / 0.0065))
         self._yaw = _Motion(start_yaw)
         self._size = _Motion(float(start_size if start_size is not None else size))
@@ -150,7 +152,9 @@ class LiveActor:
 
     def on_prompt(self, key: str | None, t: float) -> None:
         delay = self._rng.uniform(*self.reaction_s)
-        # Nobody turns further than about 40 degrees from the camera when asked to turn.
+        # The head is rendered at most 38 degrees from the photo's own pose (one photo cannot
+        # show more; see .head): from a photo turned 19 degrees, the turn towards its hidden
+        # side is 19 degrees, which the kiosk sees as well as any other (its parallax).
         if key == "turn_left":
             self._yaw.move(t + delay, self.turn_s, min(self.turn_amplitude, 38 - self.facing))
         elif key == "turn_right":

@@ -7,10 +7,12 @@ moves further than the eyes, and the eye turning away is foreshortened more than
 That is what a real turning head does and what no planar (paper or screen) transformation of
 the photo can do, so the kiosk's parallax check has something real to find.
 
-The inverse of the warp has no closed form (the depth depends on the source point): it is
-solved by fixed-point iteration (three steps converge to under a pixel for turns up to about
-35 degrees), then ``scipy.ndimage.map_coordinates`` samples the photo. Self-occlusion is
-ignored, which is fair for the 20-35 degree turns the kiosk asks for.
+The inverse of the warp has no closed form (the depth depends on the source point). The yaw
+is inverted exactly along each texture row, hiding what the turned head hides (the far cheek
+behind the nose); the small pitch by fixed-point iteration. Then
+``scipy.ndimage.map_coordinates`` samples the photo. One photo cannot show what it did not see:
+turned much more than about 40 degrees from the photo's own pose, the near side is a stretched
+smear, so the actors keep their turns within that (:class:`~.actors.LiveActor`).
 
 Units: pixels of the texture; the depth is scaled by the inter-ocular distance (IOD) so every
 face gets the same proportions (real heads: nose base about 0.35 IOD in front of the eye corners,
@@ -129,13 +131,18 @@ class HeadModel:
         v = (v - (oh / 2 + offset[1])) / scale
         cr, sr = math.cos(roll), math.sin(roll)
         u, v = cr * u + sr * v, -sr * u + cr * v
-        # Solve x cos(yaw) + z(x, y) sin(yaw) = u (and likewise for pitch) by iteration.
         cyaw, syaw, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-        x, y = u / cyaw, v / cp
-        for _ in range(3):
-            z = ndimage.map_coordinates(self.depth, [y + cy, x + cx], order=1, mode="constant")
-            x = (u - z * syaw) / cyaw
-            y = (v + z * sp) / cp
+        # The yaw is inverted exactly, row by row of the texture (x cos(yaw) + z sin(yaw) = u
+        # has no closed form, and a fixed-point iteration diverges where the face's side is
+        # steep: it left holes in the near cheek from about 30 degrees). The pitch (a few
+        # degrees) converges by iteration.
+        # Rendered smaller than the texture, every other texture pixel is enough for the map.
+        unturn = _YawInverse(self, cyaw, syaw, stride=2 if scale <= 0.55 else 1)
+        y = v / cp
+        x = unturn(u, y + cy) - cx
+        z = ndimage.map_coordinates(self.depth, [y + cy, x + cx], order=1, mode="constant")
+        y = (v + z * sp) / cp
+        x = unturn(u, y + cy) - cx
         out = np.empty((oh, ow, 3), dtype=np.uint8)
         coords = [y + cy, x + cx]
         for c in range(3):
@@ -151,3 +158,49 @@ class HeadModel:
         left = self.landmarks[2:4].mean(axis=0)
         eye = right - left
         return float(np.dot(self.landmarks[4] - (right + left) / 2, eye) / max(eye @ eye, 1e-6))
+
+
+class _YawInverse:
+    """Texture x (pixels) of the surface point seen at turned x ``u`` (relative to the turning
+    centre) on a texture row (fractional: the two rows are blended), for one yaw.
+
+    Each texture row maps forward to ``x cos + z sin``; walking the row from the side nearer
+    the camera, a point whose image lies behind what was already seen is hidden (the far
+    cheek behind the nose, the ear behind the face), so the visible points are monotonic and
+    one interpolation per row inverts them. All rows are inverted in one ``np.interp`` call by
+    offsetting each row's values by a multiple of ``gap``. ``stride``: the texture pixels
+    sampled for the table."""
+
+    def __init__(self, head: HeadModel, cyaw: float, syaw: float, *, stride: int = 1) -> None:
+        depth = head.depth[::stride, ::stride]
+        th, tw = depth.shape
+        self.cx, self.cyaw, self.stride, self.rows = head.centre[0], cyaw, stride, th
+        xs = np.arange(tw, dtype=np.float64) * stride
+        turned = (xs - self.cx) * cyaw + depth * syaw
+        self.sign = 1.0 if syaw >= 0 else -1.0
+        if self.sign < 0:  # walk from the image's right: mirror, so the walk goes rightwards
+            turned, xs = -turned[:, ::-1], xs[::-1]
+        seen = np.maximum.accumulate(turned, axis=1)
+        visible = np.ones_like(turned, dtype=bool)
+        visible[:, 1:] = turned[:, 1:] > seen[:, :-1]
+        self.gap = 4.0 * (tw + th + float(np.abs(depth).max())) * stride
+        offsets = np.arange(th, dtype=np.float64)[:, None] * self.gap
+        self.keys = (turned + offsets)[visible]
+        self.values = np.broadcast_to(xs, turned.shape)[visible]
+        self.lo, self.hi = turned[:, 0], seen[:, -1]
+
+    def __call__(self, u: Floats, rows: Floats) -> Floats:
+        th = self.rows
+        flat = self.cx + u / self.cyaw  # beyond the texture: no depth, as the background
+        rows = rows / self.stride
+        query = self.sign * u
+        r0 = np.clip(np.floor(rows), 0, th - 1).astype(np.intp)
+        r1 = np.minimum(r0 + 1, th - 1)
+        w = np.clip(rows - r0, 0.0, 1.0)
+        out = np.zeros_like(u)
+        for r, weight in ((r0, 1.0 - w), (r1, w)):
+            q = np.clip(query, self.lo[r], self.hi[r])
+            x = np.interp(q + r * self.gap, self.keys, self.values)
+            out += weight * np.where(query == q, x, flat)
+        result: Floats = np.where((rows < 0) | (rows > th - 1), flat, out)
+        return result

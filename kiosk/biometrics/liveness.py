@@ -1,26 +1,35 @@
-"""Presentation-attack detection: a randomised active challenge, checked for 3D parallax.
+"""Presentation-attack detection: a randomised active challenge, checked by 3D parallax.
 
-The kiosk picks the challenge (:func:`random_challenge`): the order of the head turns and how
-long the traveller must hold still, facing the camera, before each prompt. The traveller sees
+The kiosk picks the challenge (:func:`random_challenge`): the directions of the head turns, how
+long the traveller must hold still, facing the camera, before each prompt, and how long to
+keep the head turned before being asked to look straight again. The traveller sees
 ``turn_left`` / ``turn_right`` and ``look_straight`` on the screen. :class:`LivenessCheck` is fed
 one :class:`~kiosk.biometrics.capture.FaceObservation` per frame (with the frame itself), says
-which prompt to show, and decides, relative to the traveller's own frontal baseline (see
-:mod:`kiosk.biometrics.capture` for ``yaw``):
+which prompt to show, and decides.
 
-1. **Response**: within ``reach_timeout_s`` of each prompt, the yaw moves by ``turn`` or more in
-   the asked direction, not sooner than ``min_reaction_s`` after it (nobody reads that fast) and
-   never the other way.
-2. **Stillness**: while holding before a prompt, no turn (a replayed video turns when the
-   recording did, not when the kiosk asks; the random hold times make that a guess).
-3. **Depth**: a turned frame counts only if the face moved in 3D since the last frontal frame
-   of the hold: :func:`~kiosk.biometrics.parallax.parallax_score` (the residual of the best
-   homography between the two faces' image motion) is ``parallax`` or more. A picture, print
-   or screen, however it is tilted, moves by one homography; a turning head shows parallax.
-   Five landmarks cannot tell the two apart (any three of them fit an affine map), the motion
-   of the whole face can. A replayed video of the traveller turning has parallax too: the
-   timing (1, 2) is what refuses it.
+Every turn is measured by :func:`~kiosk.biometrics.parallax.parallax` against the step's
+*anchor*, a frontal frame of the hold before it: the optical flow of the whole face, less what
+one homography (any picture, however held) explains; what is left is how far the nose moved
+sideways out of the face, signed by the direction of the turn (``turn``). A flat picture leaves
+nothing, however it is tilted; the 5-point landmarks of some faces hardly follow a turn, the
+flow does. The landmark yaw only decides when a measurement is worth its CPU (about 8 ms).
+
+1. **Hold**: while the traveller holds before a prompt, no turn (measured every
+   ``hold_every`` frames, and whenever the landmark yaw moves).
+2. **Response**: the nose turns ``turn`` or more the asked way, on ``turned_frames``
+   measurements in a row, first reaching it between ``min_reaction_s`` (nobody reads and
+   reacts faster) and ``reach_timeout_s`` after the prompt (people react within about a
+   second), never the other way.
+3. **Look back**: the head stays turned until ``look_straight`` is shown (after the
+   challenge's random ``turned_holds_s``, if any) and comes back only after the traveller
+   could read that prompt, starting within ``reach_timeout_s`` and frontal again within
+   ``return_timeout_s``.
 4. **Continuity**: one face throughout, never lost for longer than ``max_gap_s``, never jumping
    (a face swapped in).
+
+A replayed video of the traveller turning has real parallax (the screen shows a real head):
+only the timing (1-3) refuses it, and a looped recording fits a random challenge by chance:
+each timed prompt it must answer makes a fit rarer.
 
 Any failure ends the check with a short, non-biometric reason (safe to log).
 """
@@ -29,26 +38,50 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+import statistics
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from itertools import product
+from typing import Literal, Protocol, cast
 
 from . import RGBImage
 from .capture import FaceObservation, Floats
-from .parallax import parallax_score
+from .parallax import Parallax, Reference, parallax, reference
 
 Turn = Literal["turn_left", "turn_right"]
-Scorer = Callable[[RGBImage, Floats, RGBImage, Floats], float]
-"""(frontal image, its landmarks, turned image, its landmarks) -> parallax score."""
 
-PARALLAX_THRESHOLD = 0.010
-"""Parallax score (crop widths) from which a turned face counts as 3D. Measured on the camera
-mock's sequences (benchmarks/face.py, seeds 11 and 23, 84 travellers): turned frames of live
-heads 0.002-0.086, median 0.023, 4.6% (27/589) below 0.010; tilted prints 0.0001-0.0046 in
-198 of 200 frames, the other two (one turn, a print whose landmarks misplaced the face by
-about 30 px, so the flow did not converge) 0.06. Needing ``turned_frames`` deep frames out
-of ``parallax_frames`` measured makes a live turn's failure rare."""
+
+class Meter(Protocol):
+    """Measures later frames against a frontal one (:mod:`kiosk.biometrics.parallax`)."""
+
+    def prepare(self, image: RGBImage, points: Floats) -> object | None:
+        """The anchor for a frontal frame, or None if it cannot be measured against."""
+        ...
+
+    def measure(
+        self, anchor: object, image: RGBImage, points: Floats, previous: Parallax | None
+    ) -> Parallax: ...
+
+
+class ParallaxMeter:
+    """The planar-parallax measurement (:func:`~kiosk.biometrics.parallax.parallax`)."""
+
+    def prepare(self, image: RGBImage, points: Floats) -> object | None:
+        return reference(image, points)
+
+    def measure(
+        self, anchor: object, image: RGBImage, points: Floats, previous: Parallax | None
+    ) -> Parallax:
+        return parallax(cast(Reference, anchor), image, points, previous=previous)
+
+
+TURN_THRESHOLD = 0.010
+"""Nose turn (crop widths, :attr:`~kiosk.biometrics.parallax.Parallax.turn`) from which a
+frame counts as turned: about 6 degrees on the camera mock. Measured there (12 travellers,
+seed 11, every frame measured against a frontal one as the challenge does): live heads turned
+15 degrees or more 0.020-0.073 (391 frames), 8-15 degrees 0.013-0.032; heads holding still
+against a frame up to 7 s older within +-0.007; prints, still or tilted up to 45 degrees, within
++-0.0013 (1,800 frames)."""
 TURNS: tuple[Turn, Turn] = ("turn_left", "turn_right")
 
 
@@ -57,57 +90,74 @@ class Challenge:
     turns: tuple[Turn, ...]
     holds_s: tuple[float, ...]
     """Seconds (camera time) of frontal stillness before each turn's prompt."""
+    turned_holds_s: tuple[float, ...] = ()
+    """Seconds to keep each turn (from when it is seen) before ``look_straight`` is shown;
+    missing entries are 0."""
+
+    def turned_hold(self, index: int) -> float:
+        return self.turned_holds_s[index] if index < len(self.turned_holds_s) else 0.0
 
 
 def random_challenge(
     rng: random.Random | None = None,
     *,
     turns: int = 2,
-    hold_s: tuple[float, float] = (0.4, 1.5),
+    hold_s: tuple[float, float] = (0.4, 1.6),
+    turned_hold_s: tuple[float, float] = (0.0, 0.0),
 ) -> Challenge:
-    """Both directions in a random order (for 2 turns; more add random directions), with random
-    holds. Without ``rng`` the operating system's generator is used: an attacker must not be
-    able to predict the challenge."""
+    """Random directions, each sequence equally likely, using both directions when there are
+    two turns or more; random holds before each prompt and random times to keep each turn.
+    Without ``rng`` the operating system's generator is used: an attacker must not be able to
+    predict the challenge.
+
+    No turned holds by default: on the camera mock they cost about a second a traveller (the
+    demo served 8 travellers in 20 s with 0.1-0.6 s, 10 without) and did not measurably
+    reduce replay passes (0/500 against 1/500); ``look_straight`` still has to be answered
+    within a reaction time."""
     if turns < 1:
         raise ValueError("a challenge needs at least one turn")
     rng = rng if rng is not None else random.SystemRandom()
-    order: list[Turn] = list(TURNS)
-    rng.shuffle(order)
-    while len(order) < turns:
-        order.append(rng.choice(TURNS))
-    chosen = tuple(order[:turns])
-    return Challenge(chosen, tuple(round(rng.uniform(*hold_s), 3) for _ in chosen))
+    orders = [o for o in product(TURNS, repeat=turns) if turns == 1 or len(set(o)) == 2]
+    chosen = rng.choice(orders)
+    holds = tuple(round(rng.uniform(*hold_s), 3) for _ in chosen)
+    kept = tuple(round(rng.uniform(*turned_hold_s), 3) for _ in chosen)
+    return Challenge(chosen, holds, kept)
 
 
 @dataclass(frozen=True, slots=True)
 class LivenessLimits:
     """Thresholds, set from the camera mock's sequences (``benchmarks/face.py``)."""
 
-    turn: float = 0.05
-    """Yaw change (proxy units, about 8 degrees) towards the asked side that counts as a turn
-    (the nose point of the 5-point model follows some faces' turns only weakly)."""
-    parallax: float = PARALLAX_THRESHOLD
-    """Planar-parallax score (crop widths) above which a turned face is 3D; see
-    ``PARALLAX_THRESHOLD``."""
-    parallax_frames: int = 6
-    """Turned frames whose parallax is measured per turn (CPU); a turn that has not shown
-    depth in as many fails as flat."""
-    unprompted: float = 0.08
-    """Yaw change that, without a prompt (while holding), counts as an unprompted turn."""
-    wrong_way: float = 0.12
-    """Yaw change away from the asked side that fails the check."""
-    still: float = 0.05
-    """Yaw change back within which the traveller looks straight again."""
-    min_reaction_s: float = 0.15
-    reach_timeout_s: float = 2.0
-    """Seconds from the prompt within which the yaw must first reach ``turn``: people react
-    within about a second (the mock: 0.3-0.9 s, then a 0.35-0.6 s turn); a replay's recorded
-    turn comes whenever it comes, and a short window makes it less likely to fit."""
-    turn_timeout_s: float = 3.0
-    """Seconds from the prompt within which the turn must show depth too."""
-    return_timeout_s: float = 3.0
+    turn: float = TURN_THRESHOLD
+    """Nose turn (crop widths) that counts as turned; see ``TURN_THRESHOLD``."""
+    back: float = 0.006
+    """Nose turn within which the head is frontal again (about 3 degrees)."""
+    left_turn: float = 0.5
+    """Share of the turn's own size (the most seen) below which the head is coming back."""
     turned_frames: int = 2
-    """Turned frames showing depth needed for one turn."""
+    """Measured frames in a row, turned the asked way, that make a turn."""
+    flat_frames: int = 4
+    """Measured frames whose landmarks show the asked turn while the parallax shows none,
+    after which the face is a picture (a tilted print)."""
+    yaw_turn: float = 0.05
+    """Landmark yaw change (proxy units, about 8 degrees) of a turned-looking face (for the
+    picture's reason only; the parallax decides)."""
+    yaw_trigger: float = 0.04
+    """Landmark yaw change that makes a measurement worth it (holding, looking back)."""
+    hold_every: int = 4
+    """While holding (before a prompt or turned), measure every this many frames."""
+    settle_s: float = 0.2
+    """Seconds into a hold before its anchor is taken (the head has come to rest)."""
+    min_reaction_s: float = 0.25
+    """No response to a prompt can be seen sooner: reading and reacting take longer (the mock's
+    live actor starts 0.3-0.9 s after a prompt)."""
+    reach_timeout_s: float = 1.4
+    """Seconds from the prompt within which the nose must first reach ``turn``. The mock's
+    live actor reaches it 0.45-1.25 s after the prompt (measured, benchmarks/face.py); a
+    replay's recorded turn comes whenever it comes, so the narrower the window, the rarer a
+    chance fit."""
+    return_timeout_s: float = 2.2
+    """Seconds from ``look_straight`` within which the head must be frontal again."""
     max_gap_s: float = 0.6
     max_jump: float = 0.5
     """Largest move of the face box's centre between frames, in box widths."""
@@ -116,6 +166,7 @@ class LivenessLimits:
 class Phase(StrEnum):
     HOLD = "hold"
     TURN = "turn"
+    TURNED = "turned"
     RETURN = "return"
     DONE = "done"
 
@@ -129,34 +180,58 @@ class LivenessCheck:
         baseline_yaw: float,
         limits: LivenessLimits | None = None,
         *,
-        scorer: Scorer = parallax_score,
+        meter: Meter | None = None,
     ) -> None:
         self.challenge = challenge
         self.limits = limits or LivenessLimits()
         self.base_yaw = baseline_yaw
-        self.scorer = scorer
+        self.meter: Meter = meter or ParallaxMeter()
         self.phase = Phase.HOLD
         self.index = 0
         self.passed: bool | None = None
         self.reason = ""
+        self.measured = 0
+        """Parallax measurements made (for the CPU figures)."""
+        self.reached_s: list[float] = []
+        """Seconds from each prompt (turn, look straight) to the response first seen (for
+        calibration; no biometric data)."""
         self._since: float | None = None
-        self._hits = 0
-        self._reached_yaw = False
+        self._frames = 0
+        """Frames seen in the current phase."""
         self._last_face: FaceObservation | None = None
-        self._frontal: tuple[RGBImage, Floats] | None = None
-        """The last frontal frame of the hold (the parallax reference; this transaction only)."""
-        self._measured = 0
+        self._anchor: object | None = None
+        """The step's frontal frame, prepared by the meter (this transaction only)."""
+        self._previous: Parallax | None = None
+        """The last measurement against the anchor (it seeds the next)."""
+        self._hits = 0
+        self._wrong = 0
+        self._flat = 0
+        self._size = 0.0
+        """How far the turn went (nose turn along the asked direction, see ``_note_turned``)."""
+        self._turned_values: list[float] = []
+        self._reached = False
+        self._checked_early = False
+        self._moving = False
+        self._suspect = False
+        """The last measurement met the phase's failure condition (one more confirms it)."""
+        self._leaving = False
+        """The head was seen coming back after ``look_straight``."""
 
     @property
     def done(self) -> bool:
         return self.passed is not None
+
+    @property
+    def direction(self) -> float:
+        """+1 for a turn to the person's left, -1 to their right."""
+        return 1.0 if self.challenge.turns[self.index] == "turn_left" else -1.0
 
     def _fail(self, reason: str) -> None:
         self.passed, self.reason, self.phase = False, reason, Phase.DONE
 
     def feed(self, obs: FaceObservation, image: RGBImage | None = None) -> str | None:
         """Take one observation and its frame; return the prompt to show from now on (None: no
-        change). Without frames no turn can show depth: the check then fails (closed)."""
+        change). Without frames nothing can be measured: no turn is ever seen (fail closed)."""
         if self.done:
             return None
         if self._since is None:
@@ -169,7 +244,8 @@ class LivenessCheck:
             last = self._last_face.t if self._last_face is not None else self._since
             if obs.t - last > limits.max_gap_s:
                 self._fail("face lost")
-            self._timeouts(obs.t)
+            else:
+                self._timeouts(obs.t)
             return None
         last_face = self._last_face
         if last_face is not None and last_face.box is not None and obs.box is not None:
@@ -179,69 +255,179 @@ class LivenessCheck:
                 self._fail("face changed")
                 return None
         self._last_face = obs
-        dyaw = obs.yaw - self.base_yaw
+        self._frames += 1
         elapsed = obs.t - self._since
         if self.phase is Phase.HOLD:
-            if abs(dyaw) >= limits.unprompted:
+            return self._hold(obs, image, elapsed)
+        if self.phase is Phase.TURN:
+            return self._turn(obs, image, elapsed)
+        if self.phase is Phase.TURNED:
+            return self._turned(obs, image, elapsed)
+        if self.phase is Phase.RETURN:
+            return self._return(obs, image, elapsed)
+        return None
+
+    def _hold(self, obs: FaceObservation, image: RGBImage | None, elapsed: float) -> str | None:
+        limits = self.limits
+        if self._anchor is None:
+            # The first hold follows the capture's steady frontal frames: no need to settle.
+            settle = limits.settle_s if self.index > 0 else 0.0
+            if image is not None and obs.landmarks is not None and elapsed >= settle:
+                self._anchor = self.meter.prepare(image, obs.landmarks)
+                self._frames = 0
+            if self._anchor is None and elapsed > limits.settle_s + limits.max_gap_s:
+                self._fail("no frame to measure")  # observations alone prove nothing
+            return None
+        if self._suspect or self._frames % limits.hold_every == 0 or self._yaw_moved(obs):
+            seen = self._measure(obs, image)
+            turned = seen is not None and abs(seen.along(1.0)) >= limits.turn
+            if turned and self._suspect:  # two measurements in a row: not flow noise
                 self._fail("turned without being asked")
                 return None
-            if image is not None and abs(dyaw) <= limits.still:
-                self._frontal = (image, obs.landmarks)
-            if elapsed >= self.challenge.holds_s[self.index]:
-                return self._enter(Phase.TURN, obs.t, self.challenge.turns[self.index])
-            return None
-        if self.phase is Phase.TURN:
-            direction = 1.0 if self.challenge.turns[self.index] == "turn_left" else -1.0
-            along = dyaw * direction
-            if -along >= limits.wrong_way:
-                self._fail("turned the wrong way")
-                return None
-            if along < limits.turn and not self._reached_yaw:
-                if elapsed > limits.reach_timeout_s:
-                    self._fail("no turn")
-                    return None
-            elif along >= limits.turn:
-                if elapsed < limits.min_reaction_s:
+            self._suspect = turned
+        if elapsed >= self.challenge.holds_s[self.index] + (limits.settle_s if self.index else 0):
+            return self._enter(Phase.TURN, obs.t, self.challenge.turns[self.index])
+        return None
+
+    def _turn(self, obs: FaceObservation, image: RGBImage | None, elapsed: float) -> str | None:
+        limits = self.limits
+        # Every other frame until the head starts moving (CPU), then every frame: the next
+        # measurement is seeded by this one, and a fast turn moves far in two frames.
+        due = not self._checked_early or self._moving
+        if elapsed >= limits.min_reaction_s and (due or self._frames % 2 == 0):
+            seen = self._measure(obs, image)
+            along = seen.along(self.direction) if seen is not None else 0.0
+            self._moving = abs(along) >= 0.5 * limits.turn
+            first = not self._checked_early
+            self._checked_early = True
+            if along >= limits.turn:
+                if first and elapsed < limits.min_reaction_s + 0.2:
+                    # Already turned at the first look after the prompt: it began before the
+                    # prompt could have been read (a recording turning on its own schedule).
                     self._fail("turned before the prompt could be seen")
                     return None
-                self._reached_yaw = True
-                if self._depth(obs, image):
-                    self._hits += 1
-                    if self._hits >= limits.turned_frames:
-                        return self._enter(Phase.RETURN, obs.t, "look_straight")
-                if self._measured >= limits.parallax_frames:
-                    self._fail("flat turn (a picture)")
+                if not self._reached:
+                    if elapsed > limits.reach_timeout_s:
+                        self._fail("turned too late")
+                        return None
+                    self._reached = True
+                    self.reached_s.append(round(elapsed, 3))
+                self._hits += 1
+                self._wrong = 0
+                self._note_turned(along)
+                if self._hits >= limits.turned_frames:
+                    return self._turn_seen(obs.t)
+                return None
+            self._hits = 0
+            if along <= -limits.turn:
+                self._wrong += 1
+                if self._wrong >= limits.turned_frames:
+                    self._fail("turned the wrong way")
                     return None
-            self._timeouts(obs.t)
+            else:
+                self._wrong = 0
+                if self._yaw_along(obs) >= limits.yaw_turn:
+                    self._flat += 1  # the landmarks say turned, the parallax does not
+                    if self._flat >= limits.flat_frames:
+                        self._fail("flat turn (a picture)")
+                        return None
+        self._timeouts(obs.t)
+        return None
+
+    def _turn_seen(self, t: float) -> str | None:
+        if self.challenge.turned_hold(self.index) > 0:
+            self._enter(Phase.TURNED, t, None)
             return None
-        if self.phase is Phase.RETURN:
-            if abs(dyaw) <= limits.still:
+        return self._enter(Phase.RETURN, t, "look_straight")
+
+    def _turned(self, obs: FaceObservation, image: RGBImage | None, elapsed: float) -> str | None:
+        limits = self.limits
+        if self._suspect or self._frames % limits.hold_every == 0 or self._yaw_back(obs):
+            seen = self._measure(obs, image)
+            along = seen.along(self.direction) if seen is not None else 0.0
+            leaving = along < limits.left_turn * self._size
+            if leaving and self._suspect:  # two measurements in a row: not flow noise
+                self._fail("looked back before being asked")
+                return None
+            self._suspect = leaving
+            self._note_turned(along)
+        if elapsed >= self.challenge.turned_hold(self.index):
+            return self._enter(Phase.RETURN, obs.t, "look_straight")
+        return None
+
+    def _return(self, obs: FaceObservation, image: RGBImage | None, elapsed: float) -> str | None:
+        limits = self.limits
+        if elapsed < limits.min_reaction_s:
+            return None
+        first = not self._checked_early
+        if first or self._suspect or self._frames % 2 == 0:
+            seen = self._measure(obs, image)
+            self._checked_early = True
+            along = seen.along(self.direction) if seen is not None else math.inf
+            leaving = along < limits.left_turn * self._size
+            if self._suspect and leaving:
+                # Already on the way back when the prompt could first be acted on (seen
+                # twice in a row: a large turn's flow is sometimes off for a frame).
+                self._fail("looked back before being asked")
+                return None
+            self._suspect = first and elapsed < limits.min_reaction_s + 0.2 and leaving
+            if leaving and not self._leaving:
+                self._leaving = True
+                self.reached_s.append(round(elapsed, 3))
+            if not self._suspect and seen is not None and abs(seen.along(1.0)) <= limits.back:
                 self.index += 1
                 if self.index >= len(self.challenge.turns):
                     self.passed, self.reason, self.phase = True, "challenge passed", Phase.DONE
                     return None
+                self._anchor = self._previous = None  # the next hold takes its own
                 self._enter(Phase.HOLD, obs.t, None)
                 return None
-            self._timeouts(obs.t)
-            return None
+        self._timeouts(obs.t)
         return None
 
-    def _depth(self, obs: FaceObservation, image: RGBImage | None) -> bool:
-        """Whether this turned frame shows parallax against the hold's frontal frame."""
-        if image is None or self._frontal is None or obs.landmarks is None:
-            return False
-        self._measured += 1
-        score = self.scorer(self._frontal[0], self._frontal[1], image, obs.landmarks)
-        return math.isfinite(score) and score >= self.limits.parallax  # NaN: in doubt, flat
+    def _note_turned(self, along: float) -> None:
+        """Keep the turn's size: the median of its turned measurements (robust to a frame
+        whose flow is off)."""
+        if along >= self.limits.turn:
+            self._turned_values.append(along)
+            self._size = statistics.median(self._turned_values)
+
+    def _measure(self, obs: FaceObservation, image: RGBImage | None) -> Parallax | None:
+        if image is None or self._anchor is None or obs.landmarks is None:
+            return None
+        self.measured += 1
+        seen = self.meter.measure(self._anchor, image, obs.landmarks, self._previous)
+        if seen.mapping is not None:
+            self._previous = seen
+        return seen
+
+    def _yaw_along(self, obs: FaceObservation) -> float:
+        return (obs.yaw - self.base_yaw) * self.direction
+
+    def _yaw_moved(self, obs: FaceObservation) -> bool:
+        return abs(obs.yaw - self.base_yaw) >= self.limits.yaw_trigger
+
+    def _yaw_back(self, obs: FaceObservation) -> bool:
+        return abs(obs.yaw - self.base_yaw) < self.limits.yaw_trigger
 
     def _enter(self, phase: Phase, t: float, prompt: str | None) -> str | None:
-        self.phase, self._since, self._hits, self._reached_yaw = phase, t, 0, False
-        self._measured = 0
+        self.phase, self._since, self._frames = phase, t, 0
+        self._hits = self._wrong = self._flat = 0
+        self._checked_early = self._suspect = self._leaving = self._moving = False
+        if phase is Phase.TURN:
+            self._reached, self._size, self._turned_values = False, 0.0, []
         return prompt
 
     def _timeouts(self, t: float) -> None:  # fails the check past the phase's time limit
         since = self._since if self._since is not None else t
-        if self.phase is Phase.TURN and t - since > self.limits.turn_timeout_s:
-            self._fail("flat turn (a picture)" if self._reached_yaw else "no turn")
-        elif self.phase is Phase.RETURN and t - since > self.limits.return_timeout_s:
+        limits = self.limits
+        elapsed = t - since
+        if self.phase is Phase.TURN and elapsed > limits.reach_timeout_s:
+            # None in time, or seen but not steadily the asked way for a second more.
+            if not self._reached or elapsed > limits.reach_timeout_s + 1.0:
+                # Landmarks that turned without parallax: a picture tilted to fake the turn.
+                self._fail("flat turn (a picture)" if self._flat >= 2 else "no turn")
+        elif self.phase is Phase.RETURN and not self._leaving and elapsed > limits.reach_timeout_s:
+            self._fail("did not look back")  # not within a reaction time of the prompt
+        elif self.phase is Phase.RETURN and t - since > limits.return_timeout_s:
             self._fail("did not look back")
