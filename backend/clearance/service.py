@@ -140,6 +140,22 @@ class ClearanceService:
         start = received_at if received_at is not None else time.monotonic()
         return start + min(limits) if limits else None
 
+    def _check_deadline(
+        self, deadline: float | None, request: ClearanceRequest, started: float
+    ) -> None:
+        if deadline is not None and time.monotonic() >= deadline:
+            self._late(request, started)
+            raise DecisionLateError(str(request.request_id))
+
+    def _late(self, request: ClearanceRequest, started: float) -> None:
+        log.warning(
+            "clearance.late",
+            request_id=str(request.request_id),
+            hall=str(request.hall),
+            lane_id=request.lane_id,
+            elapsed_s=round(time.perf_counter() - started, 3),
+        )
+
     async def clear(
         self,
         request: ClearanceRequest,
@@ -153,6 +169,9 @@ class ClearanceService:
         kiosk's remaining budget, whichever ends first."""
         deadline = self._deadline(budget_s, received_at)
         started = time.perf_counter()
+        # Under overload a request may reach us already late: shed it before doing any work, so
+        # the time goes to requests whose kiosk still waits.
+        self._check_deadline(deadline, request, started)
         fingerprint = request_hash(request)
         existing = await to_thread.run_sync(self.store.find_clearance, request.request_id)
         if existing is not None:
@@ -201,6 +220,7 @@ class ClearanceService:
                 case=facts.case,
                 opened_at=now,
             )
+        self._check_deadline(deadline, request, started)
         try:
             result = await to_thread.run_sync(
                 partial(
@@ -227,13 +247,7 @@ class ClearanceService:
                 ),
             )
         except DecisionLateError:
-            log.warning(
-                "clearance.late",
-                request_id=str(request.request_id),
-                hall=str(request.hall),
-                lane_id=request.lane_id,
-                elapsed_s=round(time.perf_counter() - started, 3),
-            )
+            self._late(request, started)
             raise
         if not result.created:  # a concurrent retry recorded it first
             return await self._replay(result.clearance, fingerprint)
