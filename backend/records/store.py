@@ -8,6 +8,7 @@ first use once it is back.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -133,6 +134,23 @@ def _prepare_sqlite_path(url: URL) -> None:
         log.warning("records.folder_not_created", error=type(exc).__name__)
 
 
+def _set_wal(cursor: Any, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting out another connection's lock.
+
+    Switching a new database to WAL needs it unlocked, and SQLite answers "database is locked"
+    at once rather than through the busy handler: workers starting together on an empty file
+    (one creating the tables) must retry."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def build_engine(database_url: str, *, sqlite_busy_timeout_ms: int = 5000) -> Engine:
     """An engine for ``database_url``: SQLite (WAL, busy timeout) or PostgreSQL (pre-ping)."""
     url = make_url(database_url)
@@ -154,7 +172,7 @@ def build_engine(database_url: str, *, sqlite_busy_timeout_ms: int = 5000) -> En
             cursor = dbapi_conn.cursor()
             try:
                 if not in_memory:
-                    cursor.execute("PRAGMA journal_mode=WAL")
+                    _set_wal(cursor, sqlite_busy_timeout_ms / 1000)
                 cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
                 cursor.execute("PRAGMA foreign_keys=ON")
             finally:
