@@ -29,6 +29,18 @@ DEFAULT_MAX_EVENTS = 50_000
 """About a day of one lane's events; past it the oldest are dropped (and counted)."""
 
 
+async def xadd_event(redis: Redis, stream: str, fields: dict[str, str], timeout_s: float) -> bool:
+    """XADD one encoded event within ``timeout_s``; False (logged) on any failure: publishing
+    never stops a kiosk."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await redis.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    except Exception as exc:
+        log.warning("event publish failed", stream=stream, error=type(exc).__name__)
+        return False
+    return True
+
+
 class EventSpool:
     def __init__(
         self,
@@ -99,24 +111,18 @@ class EventSpool:
             )
 
     async def _xadd(self, stream: str, fields: dict[str, str]) -> bool:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                await self.redis.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-        except Exception as exc:
-            log.warning("event publish failed", stream=stream, error=type(exc).__name__)
-            return False
-        return True
+        return await xadd_event(self.redis, stream, fields, self.timeout_s)
 
     def _keep(self, stream: str, fields: dict[str, str]) -> None:
-        if len(self._pending) >= self.max_events:
+        full = len(self._pending) >= self.max_events
+        if full:
             self._pending.popleft()
             self.dropped += 1
             log.error("event spool full: oldest event dropped", dropped=self.dropped)
-            self._pending.append((stream, fields))
-            self._save()
-            return
         self._pending.append((stream, fields))
-        if self.path is not None:
+        if full:
+            self._save()  # the file loses its first line too
+        elif self.path is not None:
             with self.path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps({"stream": stream, "fields": fields}) + "\n")
 

@@ -41,7 +41,6 @@ from redis.asyncio import Redis
 
 from bordergate.contracts import (
     STREAM_ALERTS,
-    STREAM_MAXLEN,
     STREAM_QUEUE,
     Alert,
     DeviceHeartbeat,
@@ -62,7 +61,7 @@ from hardware_mocks.travellers import NATIONALITIES, TravellerFactory, default_f
 from kiosk.backend_client import BackendClient
 from kiosk.biometrics import FaceVerifier
 from kiosk.chip import MasterList
-from kiosk.event_spool import EventSpool
+from kiosk.event_spool import EventSpool, xadd_event
 from kiosk.lane_health import LaneHealth, ensure_in_service
 from kiosk.session import KioskSession, SessionObserver, SessionResult, SessionUpdate
 from kiosk.settings import KioskSettings
@@ -153,14 +152,8 @@ def fan_out(*observers: SessionObserver | None) -> SessionObserver | None:
 async def publish_event(
     redis: Redis, event: Event, timeout_s: float = 1.0, stream: str = STREAM_QUEUE
 ) -> bool:
-    """XADD one event; False (logged) on any failure: publishing never stops a kiosk."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            await redis.xadd(stream, encode_event(event), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-    except Exception as exc:
-        log.warning("event publish failed", event_type=event.type, error=type(exc).__name__)
-        return False
-    return True
+    """XADD one event now (no spool); False (logged) on any failure."""
+    return await xadd_event(redis, stream, encode_event(event), timeout_s)
 
 
 def queue_joined_publisher(

@@ -11,7 +11,7 @@
 Every process is started here and stopped here by its PID (SIGTERM, then SIGKILL). Nothing in
 this module asserts: the tests do. ``ApiKiosk`` is a kiosk without devices: it asks the backend
 through the kiosk's own ``BackendClient`` and maps any failure to "refer", as ``KioskSession``
-does, and publishes queue events through the kiosk's own ``publish_event``.
+does, and publishes queue events through the kiosk's own ``EventSpool``.
 """
 
 from __future__ import annotations
