@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import fakeredis
@@ -144,9 +145,14 @@ def create_app(
             database=store.backend_name,
             redis="url" if cfg.redis_url else "embedded",
         )
+        # What start-up built (modules, app, rules, registries) lives as long as the process.
+        # Left to the collector, every full pass walks it all and stops the worker for ~0.1 s
+        # with requests in flight (measured: the decisions' p99); frozen, it is never walked.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()  # an app built again in this process (tests) must not pile up
             # Cancel until done: redis-py can swallow a cancellation that lands while it
             # connects, and the task would then run on (and shutdown hang).
             pending = set(app.state.tasks)

@@ -18,7 +18,7 @@ class BackendMetrics:
         )
         self.decision_seconds = Histogram(
             "bordergate_clearance_decision_seconds",
-            "Time to decide, record and publish one clearance",
+            "Time to decide and record one clearance (its publish follows the answer)",
             ["hall"],
             buckets=DECISION_BUCKETS,
             registry=self.registry,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 
 from backend.api.deps import get_clearance_service
 from backend.api.errors import error_responses
@@ -26,7 +26,7 @@ BUDGET_HEADER = DECISION_BUDGET_HEADER
         "Idempotent by request_id: a retry with the same body returns the recorded decision "
         f"(header {REPLAYED_HEADER}: true) and records nothing again; the same request_id with "
         "a different body is a 409. The record and its event are committed together; the event "
-        "is published to Redis after commit (or later, if Redis is down). Requires the "
+        "is published to Redis after the answer (or later, if Redis is down). Requires the "
         "kiosk's device token (Authorization: Bearer); hall and lane_id must be the device's. "
         f"A decision not committed within the deadline ({BUDGET_HEADER}, or the backend's "
         "own) is rolled back and answered 503 decision_late."
@@ -37,6 +37,7 @@ async def create_clearance(
     body: ClearanceRequest,
     request: Request,
     response: Response,
+    background: BackgroundTasks,
     service: ClearanceService = Depends(get_clearance_service),
     device: Device = Depends(require_device),
     budget_ms: int | None = Header(
@@ -62,4 +63,6 @@ async def create_clearance(
     )
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
+    if result.announcement is not None:  # the kiosk waits for its answer, not for Redis
+        background.add_task(service.announce, result.announcement)
     return result.decision

@@ -6,6 +6,10 @@ the photo upload).
 
 Idempotent by ``request_id``: a retry with the same body gets the recorded decision back and
 nothing is recorded or published again; the same ``request_id`` with another body is a conflict.
+
+The kiosk is answered once the decision is committed: publishing its event and announcing a
+referral (:meth:`ClearanceService.announce`) run after the answer, since the outbox row already
+guarantees the event (a publish that fails is replayed) and a kiosk waits for nothing else.
 """
 
 from __future__ import annotations
@@ -54,10 +58,21 @@ class IdempotencyConflictError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Announcement:
+    """What is left to do for a newly recorded clearance once the kiosk has its answer."""
+
+    outbox_id: int
+    event: ClearanceOutcome
+    referral_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClearanceResult:
     decision: ClearanceDecision
     replayed: bool
     """True when this answers a retry from the records (nothing new was recorded)."""
+    announcement: Announcement | None = None
+    """For :meth:`ClearanceService.announce`, after answering; None for a retry."""
 
 
 def request_hash(request: ClearanceRequest) -> str:
@@ -254,15 +269,8 @@ class ClearanceService:
 
         self.metrics.outbox_pending.inc()
         assert result.outbox_id is not None
-        published = await self.publisher.publish_now(
-            result.outbox_id, STREAM_CLEARANCES, encode_event(event), event.event_id
-        )
         hall = Hall(request.hall)
         referral_id = referral.referral_id if referral is not None else None
-        # Redis just failed the event's publish: do not spend the kiosk's time budget on the
-        # console push as well (the consoles resync their lists within seconds).
-        if referral_id is not None and self.referrals is not None and published:
-            await self.referrals.opened(str(hall), referral_id)
         self.metrics.decisions.labels(hall=str(hall), outcome=str(outcome)).inc()
         self.metrics.decision_seconds.labels(hall=str(hall)).observe(time.perf_counter() - started)
         # Never the document number, names or anything biometric.
@@ -275,7 +283,27 @@ class ClearanceService:
             outcome=str(outcome),
             reasons=[str(r) for r in reasons],
             scheme=scheme,
-            published=published,
             referral_id=str(referral_id) if referral_id else None,
         )
-        return ClearanceResult(decision=_decision(result.clearance, referral_id), replayed=False)
+        return ClearanceResult(
+            decision=_decision(result.clearance, referral_id),
+            replayed=False,
+            announcement=Announcement(result.outbox_id, event, referral_id),
+        )
+
+    async def announce(self, announcement: Announcement) -> bool:
+        """Publish a recorded clearance's event and announce its referral to the hall's
+        consoles; False if the event stays pending in the outbox (the replay publishes it)."""
+        event = announcement.event
+        try:
+            published = await self.publisher.publish_now(
+                announcement.outbox_id, STREAM_CLEARANCES, encode_event(event), event.event_id
+            )
+            # Redis just failed the event's publish: skip the console push as well (the
+            # consoles resync their lists within seconds).
+            if announcement.referral_id is not None and self.referrals is not None and published:
+                await self.referrals.opened(str(event.hall), announcement.referral_id)
+        except Exception:  # after the answer, nobody else would see it; the replay publishes
+            log.exception("clearance.announce_failed", clearance_id=event.clearance_id)
+            return False
+        return published

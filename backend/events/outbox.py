@@ -73,6 +73,8 @@ class OutboxPublisher:
         self.publish_timeout_s = publish_timeout_s
         self.clock = clock
         self._replay_lock = asyncio.Lock()
+        self._mark_lock = asyncio.Lock()
+        self._to_mark: list[int] = []
 
     async def _xadd_once(self, stream: str, fields: Mapping[str, str], event_id: str) -> bool:
         """XADD with the event's sent marker in one MULTI/EXEC, unless the marker is already
@@ -116,14 +118,25 @@ class OutboxPublisher:
             return False
         if added:
             self.metrics.outbox_published.inc()
-        try:
-            await to_thread.run_sync(self.store.mark_published, [outbox_id], self.clock())
-        except RecordsUnavailableError:
-            # On the stream but still pending: the replay finds its marker and only marks it.
-            log.warning("outbox.mark_deferred", outbox_id=outbox_id)
-            return True
-        self.metrics.outbox_pending.dec()
+        await self._mark(outbox_id)
         return True
+
+    async def _mark(self, outbox_id: int) -> None:
+        """Mark a published row, in one transaction with the others published meanwhile (a
+        group commit: one write for many decisions under load); returns once it is written or
+        has failed. A row left unmarked stays pending: the replay finds its sent marker and
+        only marks it."""
+        self._to_mark.append(outbox_id)
+        async with self._mark_lock:
+            if outbox_id not in self._to_mark:
+                return  # an earlier holder of the lock took it in its batch
+            ids, self._to_mark = self._to_mark, []
+            try:
+                await to_thread.run_sync(self.store.mark_published, ids, self.clock())
+            except RecordsUnavailableError:
+                log.warning("outbox.mark_deferred", outbox_ids=ids)
+                return
+            self.metrics.outbox_pending.dec(len(ids))
 
     async def replay_pending(self) -> int:
         """Publish pending rows (oldest first) until none are left or Redis fails; the count."""
