@@ -296,6 +296,7 @@ def liveness_benchmark(
     reasons: dict[str, Counter[str]] = {k: Counter() for k in KINDS}
     cpu: list[float] = []
     one_pair: list[float] = []
+    after_capture: list[float] = []
     frames_seen: list[int] = []
     measured: list[int] = []
     reactions: list[float] = []
@@ -338,6 +339,12 @@ def liveness_benchmark(
                 start = time.perf_counter()
                 verifier.verify_live(result.frames[:1], reference, result.liveness)
                 one_pair.append(time.perf_counter() - start)
+                # As the kiosk does it: the reference encoded during the capture.
+                template = verifier.encode_reference(reference)
+                start = time.perf_counter()
+                verifier.verify_live(result.frames[:1], template, result.liveness)
+                after_capture.append(time.perf_counter() - start)
+                del template
             if result.captured:
                 cpu.append(spent)
                 frames_seen.append(result.frames_seen)
@@ -414,6 +421,12 @@ def liveness_benchmark(
             f"one live probe (face located by the capture) vs one reference (detected and "
             f"encoded): median {statistics.median(one_pair) * 1000:.0f} ms, max "
             f"{max(one_pair) * 1000:.0f} ms (target < 250 ms)"
+        )
+    if after_capture:
+        print(
+            f"the same with the reference encoded during the capture (the kiosk's wait after "
+            f"it): median {statistics.median(after_capture) * 1000:.0f} ms, max "
+            f"{max(after_capture) * 1000:.0f} ms"
         )
 
 

@@ -63,7 +63,7 @@ from hardware_mocks.interfaces import (
 )
 from kiosk.backend_client import BackendClient, BackendClientError
 from kiosk.barcode import BarcodeDecodeError, decode_barcodes
-from kiosk.biometrics import FaceVerifier
+from kiosk.biometrics import FaceVerifier, ReferenceTemplate
 from kiosk.biometrics.live_capture import (
     FaceCaptureFlow,
     LiveFaceVerifier,
@@ -207,6 +207,12 @@ class SessionResult(BaseModel):
 
 SessionObserver = Callable[[SessionUpdate], None]
 """Called synchronously on every state change, e.g. ``asyncio.Queue.put_nowait``."""
+
+
+def _drop_result(task: asyncio.Task[Any]) -> None:
+    """Retrieve a background task's exception, so that one nobody awaited is not reported."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _ReferralError(Exception):
@@ -510,7 +516,12 @@ class KioskSession:
         live: list[RGBImage] = []
         frames: list[LiveFrame] = []
         liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
+        template: asyncio.Task[ReferenceTemplate] | None = None
         if isinstance(verifier, LiveFaceVerifier):
+            # The reference is encoded while the traveller faces the camera (the capture mostly
+            # waits for frames), so the decision after the capture only encodes live frames.
+            encode = asyncio.to_thread(verifier.encode_reference, reference)
+            template = asyncio.ensure_future(encode)
             flow = FaceCaptureFlow(
                 random_challenge(turns=settings.face_challenge_turns)
                 if settings.face_liveness
@@ -555,8 +566,8 @@ class KioskSession:
                 raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "camera returned no frames")
             self._referral_live = live[0]
         try:
-            if isinstance(verifier, LiveFaceVerifier):
-                call = asyncio.to_thread(verifier.verify_live, frames, reference, liveness)
+            if template is not None and isinstance(verifier, LiveFaceVerifier):
+                call = self._verify_live(verifier, frames, template, liveness)
             else:
                 call = asyncio.to_thread(verifier.verify, live, reference)
             return await self._guard(call, settings.verify_timeout_s, "face verification")
@@ -569,6 +580,18 @@ class KioskSession:
         finally:
             live.clear()
             frames.clear()
+            if template is not None:
+                template.cancel()  # a capture that failed: its encoding is not awaited
+                template.add_done_callback(_drop_result)
+
+    @staticmethod
+    async def _verify_live(
+        verifier: LiveFaceVerifier,
+        frames: Sequence[LiveFrame],
+        template: asyncio.Task[ReferenceTemplate],
+        liveness: Literal["passed", "failed", "not_checked"],
+    ) -> FaceResult:
+        return await asyncio.to_thread(verifier.verify_live, frames, await template, liveness)
 
     async def _journey_step(self, document: DocumentData) -> list[JourneyEvidence]:
         if document.nationality in self.settings.journey_exempt_nationalities:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -21,3 +22,14 @@ class FaceVerifier(Protocol):
     """
 
     def verify(self, live: Sequence[RGBImage], reference: RGBImage) -> FaceResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceTemplate:
+    """The reference photo's encoding, made once per transaction (``encode_reference``) so that
+    it can be computed while the traveller is still in front of the camera. Its repr shows no
+    number; the session drops it with the frames when the transaction ends."""
+
+    faces: int
+    """Faces detected in the reference; only exactly one gives an encoding."""
+    encoding: npt.NDArray[np.float64] | None = field(default=None, repr=False)

@@ -69,7 +69,7 @@ from PIL import Image, ImageFile
 from bordergate.clearance_api import FaceResult
 from bordergate.native import DLIB_LOCK
 
-from . import RGBImage
+from . import ReferenceTemplate, RGBImage
 from .capture import FaceAnalyzer, QualityLimits
 from .live_capture import LiveFrame
 
@@ -81,6 +81,7 @@ __all__ = [
     "FaceComparison",
     "FaceRecognitionVerifier",
     "ImageFormatError",
+    "ReferenceTemplate",
 ]
 
 # Measured 2026-11-27 with benchmarks/face.py on ../shared/data/faces/lfw_crops (283 LFW crops,
@@ -305,23 +306,33 @@ class FaceRecognitionVerifier:
         """A frame analyser for one transaction (detection, tracking, landmarks, quality)."""
         return FaceAnalyzer(self._fr, DLIB_LOCK, limits)
 
+    def encode_reference(self, reference: RGBImage) -> ReferenceTemplate:
+        """Detect and encode the reference photo once, for :meth:`verify_live` (the session
+        starts this when the capture starts: the template is ready when the frames are)."""
+        faces, encoding = self._encode_exactly_one(_normalise(reference, "reference"))
+        return ReferenceTemplate(faces=faces, encoding=encoding)
+
     def verify_live(
         self,
         frames: Sequence[LiveFrame],
-        reference: RGBImage,
+        reference: RGBImage | ReferenceTemplate,
         liveness: Literal["passed", "failed", "not_checked"] = "not_checked",
     ) -> FaceResult:
         """Verify the capture's best frames (their faces already located) against the reference.
 
-        The reference is detected and encoded once; each live frame is encoded from its known
-        box (5-point landmarks, no second detection), at most ``max_live_frames`` of them, and
-        the distances are fused by their median. ``liveness`` is carried into the result.
+        The reference (a photo, or its :class:`ReferenceTemplate`) is detected and encoded once;
+        each live frame is encoded from its known box (5-point landmarks, no second detection),
+        at most ``max_live_frames`` of them, and the distances are fused by their median.
+        ``liveness`` is carried into the result.
         """
-        ref = _normalise(reference, "reference")
+        if not isinstance(reference, ReferenceTemplate):
+            _normalise(reference, "reference")  # a bad photo fails before the frames are read
         images = [_normalise(f.image, f"live[{i}]") for i, f in enumerate(frames)]
         if not images:
             return FaceResult(matched=False, score=0.0, liveness=liveness)
-        _, ref_encoding = self._encode_exactly_one(ref)
+        if not isinstance(reference, ReferenceTemplate):
+            reference = self.encode_reference(reference)
+        ref_encoding = reference.encoding
         if ref_encoding is None:
             return FaceResult(matched=False, score=0.0, liveness=liveness)
         dlib = importlib.import_module("dlib")

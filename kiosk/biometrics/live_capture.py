@@ -28,7 +28,7 @@ from typing import Literal, Protocol, runtime_checkable
 from bordergate.clearance_api import FaceResult
 from hardware_mocks.interfaces import Camera
 
-from . import RGBImage
+from . import ReferenceTemplate, RGBImage
 from .capture import FaceAnalyzer, FaceObservation
 from .liveness import Challenge, LivenessCheck, LivenessLimits, Phase
 
@@ -171,10 +171,14 @@ class LiveFaceVerifier(Protocol):
 
     def analyzer(self) -> FaceAnalyzer: ...
 
+    def encode_reference(self, reference: RGBImage) -> ReferenceTemplate:
+        """The reference's template, made while the capture runs; passed to verify_live."""
+        ...
+
     def verify_live(
         self,
         frames: Sequence[LiveFrame],
-        reference: RGBImage,
+        reference: RGBImage | ReferenceTemplate,
         liveness: Literal["passed", "failed", "not_checked"] = "not_checked",
     ) -> FaceResult: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from bordergate.contracts import ReasonCode
 from hardware_mocks.face_video import LiveActor, PrintedPhotoActor
 from hardware_mocks.lane import MockLane
 from hardware_mocks.travellers import PopulationMix, TravellerFactory
+from kiosk.biometrics import ReferenceTemplate
 from kiosk.biometrics.face_match import FaceRecognitionVerifier
 from kiosk.biometrics.liveness import Challenge, random_challenge
 from kiosk.runner import fan_out
@@ -165,3 +167,36 @@ async def test_nothing_biometric_is_logged(
                 assert len(value) < 16
                 assert not any(isinstance(v, float) for v in value)
     assert any(e.get("event") == "face captured" for e in events)
+
+
+class TimedVerifier(FaceRecognitionVerifier):
+    """The real verifier, noting when the reference is encoded and what verify_live gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, float, object]] = []
+
+    def encode_reference(self, reference: np.ndarray) -> ReferenceTemplate:
+        self.events.append(("encode_start", time.monotonic(), None))
+        template = super().encode_reference(reference)
+        self.events.append(("encode_end", time.monotonic(), None))
+        return template
+
+    def verify_live(self, frames, reference, liveness="not_checked"):  # type: ignore[no-untyped-def]
+        self.events.append(("verify", time.monotonic(), type(reference).__name__))
+        return super().verify_live(frames, reference, liveness)
+
+
+async def test_the_reference_is_encoded_while_the_traveller_faces_the_camera(
+    settings: KioskSettings, astronaut: Path
+) -> None:
+    verifier = TimedVerifier()
+    settings = settings.model_copy(update={"verify_timeout_s": 5.0})
+    _, _, backend, _ = await run_face(settings, verifier, astronaut)
+    assert backend.requests[0]["face"]["matched"] is True
+    # Encoded once, during the capture: the decision only waits for the live frames' encodings.
+    kinds = [kind for kind, _, _ in verifier.events]
+    assert kinds == ["encode_start", "encode_end", "verify"]
+    at = {kind: t for kind, t, _ in verifier.events}
+    assert at["encode_end"] < at["verify"]
+    assert verifier.events[2][2] == "ReferenceTemplate"

@@ -150,7 +150,13 @@ def test_lfw_travellers_live_pass_and_attacks_fail(
     reference = render_portrait(photos[0])
     live = capture(verifier, LiveActor(face, seed=5), random_challenge(random.Random(5)))
     assert live.liveness == "passed", live.reason
-    assert verifier.verify_live(live.frames, reference, live.liveness).matched
+    from_photo = verifier.verify_live(live.frames, reference, live.liveness)
+    assert from_photo.matched
+    # The template the kiosk makes while the capture runs decides exactly as the photo does.
+    template = verifier.encode_reference(reference)
+    assert template.faces == 1
+    assert verifier.verify_live(live.frames, template, live.liveness) == from_photo
+    assert repr(template) == "ReferenceTemplate(faces=1)"  # no number of the encoding
     for kind, make in ATTACKS.items():
         out = capture(verifier, make(face, 5), random_challenge(random.Random(5)))
         assert out.liveness != "passed", kind
@@ -160,8 +166,15 @@ def test_lfw_travellers_live_pass_and_attacks_fail(
     assert not verifier.verify_live(imp.frames, reference, imp.liveness).matched
 
 
-def test_verify_live_fails_closed(verifier: FaceRecognitionVerifier) -> None:
+def test_verify_live_fails_closed(verifier: FaceRecognitionVerifier, astronaut: np.ndarray) -> None:
     blank = np.full((360, 300, 3), 200, dtype=np.uint8)
     assert verifier.verify_live([], blank, "passed").matched is False
     result = verifier.verify_live([], blank, "failed")
     assert (result.matched, result.score, result.liveness) == (False, 0.0, "failed")
+    # A reference without a face makes an empty template: every frame then fails closed.
+    empty = verifier.encode_reference(blank)
+    assert (empty.faces, empty.encoding) == (0, None)
+    live = capture(verifier, LiveActor(astronaut, seed=3), random_challenge(random.Random(3)))
+    assert live.frames
+    result = verifier.verify_live(live.frames, empty, "passed")
+    assert (result.matched, result.score) == (False, 0.0)
