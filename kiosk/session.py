@@ -507,6 +507,22 @@ class KioskSession:
         self._transition(SessionState.FACE)
         if reference is None:
             raise _ReferralError(ReasonCode.FACE_NOT_CAPTURED, "no document photo")
+        template: asyncio.Task[ReferenceTemplate] | None = None
+        if isinstance(self.verifier, LiveFaceVerifier):
+            # The reference is encoded while the traveller faces the camera (the capture mostly
+            # waits for frames), so the decision after the capture only encodes live frames.
+            encode = asyncio.to_thread(self.verifier.encode_reference, reference)
+            template = asyncio.ensure_future(encode)
+        try:
+            return await self._capture_and_verify(reference, template)
+        finally:
+            if template is not None:  # unawaited if the capture failed: drop it and its result
+                template.cancel()
+                template.add_done_callback(_drop_result)
+
+    async def _capture_and_verify(
+        self, reference: RGBImage, template: asyncio.Task[ReferenceTemplate] | None
+    ) -> FaceResult:
         settings = self.settings
         verifier = self.verifier
         # Not scaled by ``speed``: a frame is due at once, whatever the simulated time.
@@ -516,12 +532,7 @@ class KioskSession:
         live: list[RGBImage] = []
         frames: list[LiveFrame] = []
         liveness: Literal["passed", "failed", "not_checked"] = "not_checked"
-        template: asyncio.Task[ReferenceTemplate] | None = None
         if isinstance(verifier, LiveFaceVerifier):
-            # The reference is encoded while the traveller faces the camera (the capture mostly
-            # waits for frames), so the decision after the capture only encodes live frames.
-            encode = asyncio.to_thread(verifier.encode_reference, reference)
-            template = asyncio.ensure_future(encode)
             flow = FaceCaptureFlow(
                 random_challenge(turns=settings.face_challenge_turns)
                 if settings.face_liveness
@@ -580,9 +591,6 @@ class KioskSession:
         finally:
             live.clear()
             frames.clear()
-            if template is not None:
-                template.cancel()  # a capture that failed: its encoding is not awaited
-                template.add_done_callback(_drop_result)
 
     @staticmethod
     async def _verify_live(

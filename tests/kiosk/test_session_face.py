@@ -78,7 +78,9 @@ async def run_face(
         Image.open(traveller.live_photo_path or "").convert("RGB").resize((250, 250)),
         dtype=np.uint8,
     )
-    if attack is not None:
+    if attack == "nobody":
+        lane.camera.present(None)
+    elif attack is not None:
         lane.camera.present(PrintedPhotoActor(face, moving=attack == "print_moved", seed=2))
     else:
         lane.camera.present(LiveActor(face, seed=ACTOR_SEED))
@@ -200,3 +202,21 @@ async def test_the_reference_is_encoded_while_the_traveller_faces_the_camera(
     at = {kind: t for kind, t, _ in verifier.events}
     assert at["encode_end"] < at["verify"]
     assert verifier.events[2][2] == "ReferenceTemplate"
+
+
+class BrokenReferenceVerifier(FaceRecognitionVerifier):
+    """The real verifier, whose reference encoding fails (a bad photo, a native error)."""
+
+    def encode_reference(self, reference: np.ndarray) -> ReferenceTemplate:
+        raise RuntimeError("encoder failed")
+
+
+async def test_a_failed_reference_encoding_refers(settings: KioskSettings, astronaut: Path) -> None:
+    settings = settings.model_copy(update={"verify_timeout_s": 5.0})
+    session, updates, backend, _ = await run_face(settings, BrokenReferenceVerifier(), astronaut)
+    # Fail closed: a live traveller whose photo would match is referred, and never asked about.
+    assert backend.requests == []
+    assert session.kept_live_shapes == []  # type: ignore[attr-defined]
+    referred = [u for u in updates if u.state is SessionState.REFER]
+    assert referred
+    assert referred[0].reasons == [ReasonCode.FACE_NOT_CAPTURED]
