@@ -28,7 +28,8 @@ After a warm-up (one traveller per kiosk, a few at a time), phases of ``--durati
 the backend and then the bare endpoint:
 
 - ``peak``: open loop, Poisson arrivals at the peak-hour rate (:class:`PeakHour`), each sent by
-  an idle kiosk; latency runs from the arrival's scheduled time;
+  an idle kiosk; latency runs from the arrival's scheduled time; it lasts ``--peak-duration``
+  (default at least 120 s: a few hundred samples for the p99);
 - ``peak_xK``: the same at K times that rate (``--stress``; 0 skips it): ten times the samples;
 - ``max_kN``: closed loop with only N kiosks (``--few-kiosks``): the throughput without a queue;
 - ``max``: closed loop with every kiosk, each sending its next traveller on its answer.
@@ -68,6 +69,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import ctypes  # noqa: E402
+import functools  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -560,6 +562,17 @@ Sender = Callable[[Kiosk, random.Random], Awaitable[tuple[str, int]]]
 """Send one traveller from a kiosk: (outcome or 'error:<kind>', attempts)."""
 
 
+def next_request(requests: dict[str, list[Any]], kiosk: Kiosk, rng: random.Random) -> Any:
+    """A traveller of the kiosk's hall, as a new request of this kiosk arriving now."""
+    return rng.choice(requests[kiosk.hall]).model_copy(
+        update={
+            "request_id": uuid.uuid4(),
+            "lane_id": kiosk.lane_id,
+            "arrival_time": datetime.now(UTC),
+        }
+    )
+
+
 class BackendSenders:
     """The kiosk's own client, one per kiosk (its own connection), for ``POST /v1/clearances``."""
 
@@ -586,14 +599,7 @@ class BackendSenders:
         from kiosk.backend_client import BackendClientError
 
         client = self.clients[kiosk.lane_id]
-        template = rng.choice(self._requests[kiosk.hall])
-        request = template.model_copy(
-            update={
-                "request_id": uuid.uuid4(),
-                "lane_id": kiosk.lane_id,
-                "arrival_time": datetime.now(UTC),
-            }
-        )
+        request = next_request(self._requests, kiosk, rng)
         before = client.attempts
         self.sent.add(request.request_id)
         try:
@@ -629,14 +635,7 @@ class BareSenders:
     async def send(self, kiosk: Kiosk, rng: random.Random) -> tuple[str, int]:
         import httpx
 
-        template = rng.choice(self._requests[kiosk.hall])
-        request = template.model_copy(
-            update={
-                "request_id": uuid.uuid4(),
-                "lane_id": kiosk.lane_id,
-                "arrival_time": datetime.now(UTC),
-            }
-        )
+        request = next_request(self._requests, kiosk, rng)
         headers = {"Content-Type": "application/json", "Idempotency-Key": str(request.request_id)}
         try:
             async with asyncio.timeout(KIOSK_BUDGET_S):
@@ -807,17 +806,21 @@ async def http_phases(
     say(f"{label}: warming up (one traveller per kiosk, {WARMUP_CONCURRENCY} at a time)")
     await warm_up(send, kiosks, cfg.seed + 99)
     results: dict[str, PhaseResult] = {}
-    plan: list[tuple[str, Callable[[], Awaitable[PhaseResult]]]] = [
-        ("peak", lambda: open_loop("peak", send, kiosks, rate, cfg.peak_duration_s, cfg.seed + 1))
+    # (name, seconds, the phase for that many seconds)
+    plan: list[tuple[str, float, Callable[[float], Awaitable[PhaseResult]]]] = [
+        (
+            "peak",
+            cfg.peak_duration_s,
+            lambda s: open_loop("peak", send, kiosks, rate, s, cfg.seed + 1),
+        )
     ]
     if cfg.stress > 0:
         key = f"peak_x{cfg.stress:g}"
         plan.append(
             (
                 key,
-                lambda: open_loop(
-                    key, send, kiosks, rate * cfg.stress, cfg.duration_s, cfg.seed + 2
-                ),
+                cfg.duration_s,
+                lambda s: open_loop(key, send, kiosks, rate * cfg.stress, s, cfg.seed + 2),
             )
         )
     if 0 < cfg.few_kiosks < len(kiosks):
@@ -825,16 +828,16 @@ async def http_phases(
         plan.append(
             (
                 few,
-                lambda: closed_loop(
-                    few, send, kiosks[: cfg.few_kiosks], cfg.duration_s, cfg.seed + 4
-                ),
+                cfg.duration_s,
+                lambda s: closed_loop(few, send, kiosks[: cfg.few_kiosks], s, cfg.seed + 4),
             )
         )
-    plan.append(("max", lambda: closed_loop("max", send, kiosks, cfg.duration_s, cfg.seed + 3)))
-    for key, phase in plan:
-        seconds = cfg.peak_duration_s if key == "peak" else cfg.duration_s
+    plan.append(
+        ("max", cfg.duration_s, lambda s: closed_loop("max", send, kiosks, s, cfg.seed + 3))
+    )
+    for key, seconds, phase in plan:
         say(f"{label}: {key} for {seconds:.0f} s")
-        results[key] = await measured(phase, server, redis_part)
+        results[key] = await measured(functools.partial(phase, seconds), server, redis_part)
         r = results[key].as_dict()
         say(
             f"  {r['decisions']} decisions, {r['decisions_per_s']}/s, p99 "
@@ -1324,6 +1327,8 @@ def main() -> int:
         return 0
     if args.kiosks < 1 or args.workers < 1 or args.duration <= 0 or args.monitor_events < 2:
         parser.error("kiosks, workers, duration and monitor events must be positive")
+    if args.peak_duration is not None and args.peak_duration <= 0:
+        parser.error("the peak-hour phase's duration must be positive")
     cfg = Config(
         duration_s=min(args.duration, 3.0) if args.quick else args.duration,
         peak_duration_s=(
