@@ -42,8 +42,9 @@ def demo(
     ] = None,
 ) -> None:
     """Backend, queue monitor and simulated kiosks at the airport and the cruise terminal."""
-    from bordergate.demo import DemoOptions, run_demo
+    from bordergate.demo import DemoOptions, missing_faces_note, run_demo
     from bordergate.logging import configure_logging
+    from hardware_mocks.travellers import default_faces_dir
     from kiosk.biometrics.face_match import FaceRecognitionVerifier
 
     configure_logging(log_level)
@@ -61,6 +62,8 @@ def demo(
         typer.echo("bordergate demo is running (Ctrl-C stops it):")
         for name, url in urls.items():
             typer.echo(f"  {name:<24} {url}")
+        if note := missing_faces_note(default_faces_dir()):
+            typer.echo(f"warning: {note}")
 
     summary = asyncio.run(
         run_demo(

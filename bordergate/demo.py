@@ -30,7 +30,7 @@ from bordergate.contracts import Hall
 from bordergate.demo_feeds import cruise_manifests, hall_schedule, post_feeds, visa_entries
 from bordergate.redis_conn import new_embedded_server, open_redis
 from hardware_mocks.crowd import HallCrowd, PresetTravellers
-from hardware_mocks.travellers import TravellerFactory
+from hardware_mocks.travellers import TravellerFactory, discover_identities
 from kiosk.biometrics import FaceVerifier
 from kiosk.runner import LaneStats, queue_joined_publisher, run_lane, simulated_documents
 from kiosk.screen.hub import ScreenHub
@@ -103,6 +103,17 @@ async def _started(server_started: Callable[[], bool], task: asyncio.Task[None])
             task.result()  # raises the server's start-up error
             raise RuntimeError("the backend stopped during start-up")
         await asyncio.sleep(0.05)
+
+
+def missing_faces_note(faces_dir: Path) -> str | None:
+    """What to tell the user when the simulated travellers would have no face photo."""
+    if discover_identities(faces_dir):
+        return None
+    return (
+        f"no face photos in {faces_dir} (set BORDERGATE_DATA_DIR to the shared data folder): "
+        "the kiosks refer every simulated traveller at the face step, and the lines below, "
+        "which count the backend's decisions, stay at 0"
+    )
 
 
 async def _report_progress(

@@ -68,3 +68,15 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
     engine.dispose()
     assert {"citizen", "cruise-15d"} <= schemes, schemes
     assert any(s.startswith("transit-") for s in schemes), schemes
+
+
+def test_the_demo_warns_when_the_travellers_would_have_no_face(
+    tmp_path: Path, test_data_dir: Path
+) -> None:
+    from bordergate.demo import missing_faces_note
+
+    note = missing_faces_note(tmp_path / "nothing-here")
+    assert note is not None
+    assert str(tmp_path / "nothing-here") in note
+    assert "BORDERGATE_DATA_DIR" in note
+    assert missing_faces_note(test_data_dir / "faces" / "lfw_crops") is None
