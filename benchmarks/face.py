@@ -9,7 +9,7 @@ Method (it sets ``CALIBRATED_THRESHOLD`` in ``kiosk/biometrics/face_match.py``):
 * Data: every LFW crop in ``<data>/faces/lfw_crops/<identity>/`` (7 identities, about 40 tight
   125 x 125 crops each). ``--data`` defaults to ``BORDERGATE_TEST_DATA`` or ``../shared/data``.
 * Each crop is used twice, through the verifier's own pipeline (HOG detector upsampled once,
-  5-point landmarks, ResNet encoder):
+  5-point landmarks, ResNet encoder on the aligned chip and its mirror image, averaged):
 
   - as a **live probe**: pasted at the centre of a mid-grey 640 x 480 frame, the kiosk camera's
     size, so the face is about 125 px as at the kiosk's working distance; the frame is not
@@ -27,6 +27,8 @@ Method (it sets ``CALIBRATED_THRESHOLD`` in ``kiosk/biometrics/face_match.py``):
   grid value (so the lowest FNMR) whose FMR is at most 0.1% *with 95% confidence* (one-sided
   Clopper-Pearson upper bound), so that it does not sit on the worst impostors of this small
   set. The EES point is chosen the same way for FMR <= 0.05%, with its FNMR (EES asks < 1%).
+* Baseline: the same pairs with one pass of the encoder (no mirror), as before the mirror was
+  added; its thresholds and FNMR are printed beside the pipeline's, from the same run.
 * Three-frame fusion: random trials of one reference against 3 probes of the same identity
   (genuine) or of another identity (impostor), fused by the median distance as the verifier does.
 * Time: ``FaceRecognitionVerifier.compare`` (both images detected and encoded, no cache) on
@@ -60,6 +62,7 @@ from PIL import Image
 from scipy.stats import beta
 
 from kiosk.biometrics.face_match import CALIBRATED_THRESHOLD, FaceRecognitionVerifier
+from kiosk.settings import KioskSettings
 
 FRAME_W, FRAME_H = 640, 480
 GRID = np.round(np.arange(0.30, 0.7001, 0.005), 3)
@@ -79,6 +82,12 @@ def paste_in_frame(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 def rates(genuine: Floats, impostor: Floats, t: float) -> tuple[float, float]:
     return float((impostor <= t).mean()), float((genuine > t).mean())
+
+
+def _chip_pair(verifier: FaceRecognitionVerifier, image: Any) -> tuple[Floats, Floats] | None:
+    """The encodings of the face's chip and of its mirror, None unless exactly one face."""
+    _, prepared, landmarks = verifier._locate_one(image)
+    return None if landmarks is None else verifier._chip_encodings(prepared, landmarks)
 
 
 def upper95(k: int, n: int) -> float:
@@ -107,6 +116,18 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--challenge-turns",
+        type=int,
+        default=KioskSettings.model_fields["face_challenge_turns"].default,
+        help="head turns per liveness challenge (default: the kiosk's)",
+    )
+    parser.add_argument(
+        "--fusion-frames",
+        type=int,
+        default=KioskSettings.model_fields["face_fusion_frames"].default,
+        help="best live frames the kiosk verifies (default: the kiosk's)",
+    )
+    parser.add_argument(
         "--replay-challenges",
         type=int,
         default=10,
@@ -120,13 +141,15 @@ def main() -> None:
     verifier = FaceRecognitionVerifier(threshold=CALIBRATED_THRESHOLD)
     paths = sorted(p for d in crops.iterdir() if d.is_dir() for p in d.glob("*.jpg"))
     labels: list[str] = []
-    probes: list[Floats] = []
-    refs: list[Floats] = []
+    # Per photo, as probe and as reference: the chip's encoding and its mirror's; the
+    # pipeline's encoding is their mean, the single pass (the baseline) the first alone.
+    probes: list[tuple[Floats, Floats]] = []
+    refs: list[tuple[Floats, Floats]] = []
     fta_probe = fta_ref = 0
     for path in paths:
         crop = np.asarray(Image.open(path).convert("RGB"))
-        _, probe = verifier._encode_exactly_one(paste_in_frame(crop))
-        _, ref = verifier._encode_exactly_one(np.ascontiguousarray(crop))
+        probe = _chip_pair(verifier, paste_in_frame(crop))
+        ref = _chip_pair(verifier, np.ascontiguousarray(crop))
         fta_probe += probe is None
         fta_ref += ref is None
         if probe is None or ref is None:
@@ -136,11 +159,15 @@ def main() -> None:
         refs.append(ref)
 
     lab = np.array(labels)
-    p_arr, r_arr = np.stack(probes), np.stack(refs)
+    p_arr = np.stack([(a + b) / 2 for a, b in probes])
+    r_arr = np.stack([(a + b) / 2 for a, b in refs])
     same = lab[:, None] == lab[None, :]
     off_diag = ~np.eye(len(lab), dtype=bool)
     d_pr = np.linalg.norm(p_arr[:, None, :] - r_arr[None, :, :], axis=2)  # probe i vs ref j
     genuine, impostor = d_pr[same & off_diag], d_pr[~same]
+    p_one, r_one = np.stack([a for a, _ in probes]), np.stack([a for a, _ in refs])
+    d_one = np.linalg.norm(p_one[:, None, :] - r_one[None, :, :], axis=2)
+    base_gen, base_imp = d_one[same & off_diag], d_one[~same]
     d_pp = np.linalg.norm(p_arr[:, None, :] - p_arr[None, :, :], axis=2)
     iu = np.triu_indices(len(lab), k=1)
     ff_same = same[iu]
@@ -181,6 +208,14 @@ def main() -> None:
             f"{upper95(k, impostor.size):.3%})  FNMR {fnmr:.3%}  -> {verdict} "
             f"FMR <= {fmr_goal:.2%} with FNMR <= {fnmr_goal:.0%}"
         )
+    for name, goal in (("FMR <= 0.1%", FMR_TARGET), ("FMR <= 0.05%", EES_FMR)):
+        t_one = best_threshold(base_gen, base_imp, goal)
+        if t_one is not None:
+            fmr, fnmr = rates(base_gen, base_imp, t_one)
+            print(
+                f"baseline, one pass without the mirror ({name}): t={t_one:.3f}  FMR "
+                f"{fmr:.4%}  FNMR {fnmr:.3%}"
+            )
     if chosen is not None:
         f2, n2 = rates(ff_gen, ff_imp, chosen)
         print(f"frame-vs-frame at t={chosen:.3f}: FMR {f2:.4%}  FNMR {n2:.3%}")
@@ -238,10 +273,16 @@ def main() -> None:
 
     plot_det(genuine, impostor, ff_gen, ff_imp, chosen, args.plot)
     print(f"DET plot written to {args.plot}")
-    del probes, refs, p_arr, r_arr  # nothing biometric outlives the run
+    del probes, refs, p_arr, r_arr, p_one, r_one  # nothing biometric outlives the run
     if args.liveness_travellers > 0:
         liveness_benchmark(
-            verifier, crops, args.liveness_travellers, args.seed, args.replay_challenges
+            verifier,
+            crops,
+            args.liveness_travellers,
+            args.seed,
+            args.replay_challenges,
+            turns=args.challenge_turns,
+            keep=args.fusion_frames,
         )
 
 
@@ -254,6 +295,9 @@ def liveness_benchmark(
     travellers: int,
     seed: int,
     replay_challenges: int = 0,
+    *,
+    turns: int = 3,
+    keep: int = 1,
 ) -> None:
     """APCER / BPCER (ISO/IEC 30107-3) per attack type on the camera mock's sequences.
 
@@ -328,9 +372,12 @@ def liveness_benchmark(
                     **place,  # type: ignore[arg-type]
                 )
             timed = _Timed(actor)
-            flow = FaceCaptureFlow(random_challenge(random.Random(f"{seed}-{i}-{kind}")))
+            challenge = random_challenge(random.Random(f"{seed}-{i}-{kind}"), turns=turns)
+            flow = FaceCaptureFlow(challenge, keep=keep)
             if kind == "replay" and replay_challenges > 0:
-                replay_runs += _replay_runs(verifier, actor, replay_challenges, f"{seed}-{i}")
+                replay_runs += _replay_runs(
+                    verifier, actor, replay_challenges, f"{seed}-{i}", turns
+                )
             start = time.process_time()
             result = run_offline(timed, verifier.analyzer(), flow)
             face_result = verifier.verify_live(result.frames, reference, result.liveness)
@@ -357,7 +404,10 @@ def liveness_benchmark(
                 odd[kind].append(outcome[kind][-1])
             reasons[kind][result.reason] += 1
             matched[kind].append(face_result.matched)
-    print(f"\nliveness on the camera mock: {travellers} travellers x {len(KINDS)} presentations")
+    print(
+        f"\nliveness on the camera mock: {travellers} travellers x {len(KINDS)} presentations, "
+        f"{turns} head turns per challenge, {keep} best frame(s) verified"
+    )
     print("  presentation   n   liveness passed  failed  FTA   verification matched")
     for kind in KINDS:
         res = outcome[kind]
@@ -407,7 +457,7 @@ def liveness_benchmark(
     live_ok = [m for m, o in zip(matched["live"], outcome["live"], strict=True) if o != "fta"]
     imp_ok = [m for m, o in zip(matched["impostor"], outcome["impostor"], strict=True)]
     print(
-        f"verification of the best live frames (median of up to 3), t={verifier.threshold}: "
+        f"verification of the best live frames (median of up to {keep}), t={verifier.threshold}: "
         f"FNMR {live_ok.count(False)}/{len(live_ok)}, FMR {sum(imp_ok)}/{len(imp_ok)}"
     )
     if cpu:
@@ -434,7 +484,9 @@ UNPORTRAYABLE = 0.2
 """Yaw measure of a photo beyond which the mock's head cannot be turned to face the camera."""
 
 
-def _replay_runs(verifier: FaceRecognitionVerifier, actor: Any, k: int, tag: str) -> list[str]:
+def _replay_runs(
+    verifier: FaceRecognitionVerifier, actor: Any, k: int, tag: str, turns: int
+) -> list[str]:
     """The liveness outcome of ``actor`` (a replay: it ignores prompts) against ``k`` random
     challenges; its frames and their analysis are the same for every challenge."""
     import random
@@ -446,7 +498,7 @@ def _replay_runs(verifier: FaceRecognitionVerifier, actor: Any, k: int, tag: str
     frames: list[tuple[Any, Any]] = []
     out: list[str] = []
     for c in range(k):
-        flow = FaceCaptureFlow(random_challenge(random.Random(f"{tag}-more-{c}")))
+        flow = FaceCaptureFlow(random_challenge(random.Random(f"{tag}-more-{c}"), turns=turns))
         for j in range(200):
             while len(frames) <= j:
                 t = len(frames) / 10.0

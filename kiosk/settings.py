@@ -45,11 +45,14 @@ class KioskSettings(CommonSettings):
     face_liveness: bool = Field(
         default=True, description="Run the head-turn challenge (presentation-attack detection)"
     )
-    face_challenge_turns: int = Field(default=2, ge=1, le=4)
+    face_challenge_turns: int = Field(default=3, ge=1, le=4)
     face_quality_budget_s: float = Field(
         default=6.0, gt=0, description="Camera seconds to get good frontal frames, then refer"
     )
-    face_fusion_frames: int = Field(default=3, ge=1, le=5, description="Best frames verified")
+    # One frame: each costs two encoder passes (the chip and its mirror, about 160 ms here),
+    # and frames of one capture share pose and light, so a second one adds little; the mirror
+    # is what cut the false non-matches (benchmarks/face.py). Up to 5, fused by the median.
+    face_fusion_frames: int = Field(default=1, ge=1, le=5, description="Best frames verified")
     face_max_frames: int = Field(default=250, ge=10, description="Frames analysed at most")
     face_analysis_budget_s: float = Field(
         default=8.0, gt=0, description="CPU allowance for frame analysis, on top of camera time"

@@ -60,7 +60,7 @@ class FaceCaptureFlow:
         *,
         liveness_limits: LivenessLimits | None = None,
         min_good: int = 3,
-        keep: int = 3,
+        keep: int = 1,
         quality_budget_s: float = 6.0,
     ) -> None:
         self.challenge = challenge

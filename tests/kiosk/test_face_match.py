@@ -1,8 +1,8 @@
 """FaceRecognitionVerifier on the real shared images (skipped where the data is absent).
 
-The pairs are fixed files; their distances with this pipeline (measured when the tests were
-written) leave a wide margin to the threshold: genuine pairs about 0.32-0.34, impostor pairs
-0.81-0.95, against a threshold of 0.55.
+The pairs are fixed files; their distances with this pipeline (chip and mirror, measured
+2026-11-28) leave a wide margin to the threshold: genuine pairs about 0.30-0.33, impostor pairs
+0.78-0.92, against a threshold of 0.545.
 """
 
 from __future__ import annotations
@@ -124,6 +124,54 @@ def test_frames_are_fused_by_median_distance(
     # One bad frame among genuine frames must not fail a genuine traveller.
     one_bad = verifier.verify([*genuine, impostor[0]], reference)
     assert one_bad.matched
+
+
+# --- the encoding: the aligned chip and its mirror ----------------------------------------
+
+
+def test_the_chip_path_encodes_as_face_recognition_does(
+    verifier: FaceRecognitionVerifier, faces: Path
+) -> None:
+    # The verifier aligns the chip itself (to add the mirror); its plain pass must be the
+    # library's own encoding of the same face, bit for bit.
+    import face_recognition
+
+    image = verifier._prepare(lfw(faces, "Tony_Blair_0013"))
+    n, prepared, landmarks = verifier._locate_one(image)
+    assert n == 1
+    plain, mirrored = verifier._chip_encodings(prepared, landmarks)
+    library = face_recognition.face_encodings(
+        prepared, face_recognition.face_locations(prepared, 1, "hog"), 1, "small"
+    )
+    assert np.array_equal(plain, library[0])
+    assert np.allclose(verifier._describe(prepared, landmarks), (plain + mirrored) / 2)
+    assert np.linalg.norm(plain - mirrored) > 0.05  # the mirror is another view, not a copy
+
+
+@pytest.mark.parametrize("name", ["Colin_Powell_0012", "Hugo_Chavez_0013", "Tony_Blair_0011"])
+def test_the_encoding_does_not_depend_on_which_way_the_face_is_mirrored(
+    verifier: FaceRecognitionVerifier, faces: Path, name: str
+) -> None:
+    image = in_frame(lfw(faces, name))
+    flipped = np.ascontiguousarray(image[:, ::-1])
+    _, a, a_marks = verifier._locate_one(image)
+    _, b, b_marks = verifier._locate_one(flipped)
+    one_pass = np.linalg.norm(
+        verifier._chip_encodings(a, a_marks)[0] - verifier._chip_encodings(b, b_marks)[0]
+    )
+    both = np.linalg.norm(verifier._describe(a, a_marks) - verifier._describe(b, b_marks))
+    # A mirrored photo of a face is the same face; averaging with the mirror removes most of
+    # what a single pass makes of the difference (landmarks found on each side still differ).
+    assert both < one_pass / 2
+    assert verifier.compare(flipped, image).matched
+
+
+def test_the_same_images_always_give_the_same_distance(
+    verifier: FaceRecognitionVerifier, faces: Path
+) -> None:
+    probe, reference = in_frame(lfw(faces, "Colin_Powell_0013")), lfw(faces, "Colin_Powell_0012")
+    distances = {verifier.compare(probe, reference).distance for _ in range(3)}
+    assert len(distances) == 1
 
 
 # --- exactly one face, fail closed ---------------------------------------------------------

@@ -308,8 +308,8 @@ def test_random_challenges_cover_every_order_using_both_directions() -> None:
     assert 0.1 <= min(kept) < 0.2
     assert 0.5 < max(kept) <= 0.6
     default = random_challenge()  # the system generator
-    assert len(default.turns) == 2
-    assert default.turned_holds_s == (0.0, 0.0)  # look_straight as soon as the turn is seen
+    assert len(default.turns) == 3  # two let a looped replay fit by chance too often
+    assert default.turned_holds_s == (0.0, 0.0, 0.0)  # look_straight once the turn is seen
     assert random_challenge(turns=1).turns in {("turn_left",), ("turn_right",)}
     with pytest.raises(ValueError, match="at least one turn"):
         random_challenge(turns=0)
