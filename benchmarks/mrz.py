@@ -67,8 +67,8 @@ def read_passporteye(path: Path) -> tuple[bool, list[str]]:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from passporteye import read_mrz
-    from passporteye.mrz.text import MRZ, MRZOCRCleaner
+    from passporteye import read_mrz  # type: ignore[import-untyped]
+    from passporteye.mrz.text import MRZ, MRZOCRCleaner  # type: ignore[import-untyped]
 
     params = f"--oem 0 --tessdata-dir {_tessdata_dir()}"
     mrz = read_mrz(str(path), extra_cmdline_params=params)

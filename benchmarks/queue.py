@@ -34,11 +34,15 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
-from queue_monitor.planning.controller import ControllerConfig, HallSnapshot, decide  # noqa: E402
+from queue_monitor.planning.controller import (  # noqa: E402
+    ControlDecision,
+    ControllerConfig,
+    HallSnapshot,
+    decide,
+)
 from queue_monitor.planning.policies import (  # noqa: E402
     POLICY_NAMES,
     BordergatePolicy,
-    ControlDecision,
     make_policy,
 )
 from queue_monitor.planning.report import metrics  # noqa: E402
