@@ -111,10 +111,11 @@ def random_challenge(
     predict the challenge.
 
     Three turns by default (the kiosk's ``face_challenge_turns``): a replayed recording must fit
-    every timed prompt by chance, and with two it did so for 5 of 390 presentations on the
-    camera mock (1.3%), with three for none of 390 (95% upper bound 0.77%), at the same
-    BPCER (1/75); the third turn costs the traveller about 2 s and the kiosk about 0.15 s
-    of CPU (``benchmarks/face.py --challenge-turns``).
+    every timed prompt by chance, and with two it did so for 6 of 390 presentations on the
+    camera mock (1.5%; 4 of 390 with same-direction orders allowed too), with three for none
+    of 390 (95% upper bound 0.77%), at the same BPCER (1/75); the third turn costs the
+    traveller about 3.4 s of camera time and the kiosk about 0.3 s of CPU
+    (``benchmarks/face.py --challenge-turns``).
 
     No turned holds by default: on the camera mock they cost about a second a traveller (the
     demo served 8 travellers in 20 s with 0.1-0.6 s, 10 without) and did not measurably
