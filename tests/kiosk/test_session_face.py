@@ -55,7 +55,7 @@ def seeded_challenge(monkeypatch: pytest.MonkeyPatch) -> None:
     """The kiosk draws its challenge from the system's generator; tests need it repeatable."""
     import kiosk.session
 
-    def seeded(turns: int = 2) -> Challenge:
+    def seeded(turns: int = 3) -> Challenge:
         return random_challenge(random.Random(CHALLENGE_SEED), turns=turns)
 
     monkeypatch.setattr(kiosk.session, "random_challenge", seeded)
@@ -116,6 +116,10 @@ async def test_a_live_traveller_passes_liveness_and_matches(
     assert face["matched"] is True
     prompts = [u.prompt for u in updates if u.prompt]
     assert {"turn_left", "turn_right", "look_straight"} <= set(prompts)
+    # As many turns as the kiosk is set to ask for, each answered and looked back from.
+    turns = [p for p in prompts if p.startswith("turn_")]
+    assert len(turns) == settings.face_challenge_turns == 3
+    assert prompts.count("look_straight") == len(turns)
     # The actor saw the same prompts, through the lane.
     assert [k for _, k in lane.camera.prompts] == prompts
     assert session.kept_live_shapes == [(480, 640, 3)]  # type: ignore[attr-defined]
