@@ -42,13 +42,16 @@ def demo(
     ] = None,
 ) -> None:
     """Backend, queue monitor and simulated kiosks at the airport and the cruise terminal."""
-    from bordergate.demo import DemoOptions, missing_faces_note, run_demo
+    from bordergate.demo import DEMO_FACES, DemoOptions, run_demo
+    from bordergate.demo_faces import demo_faces
     from bordergate.logging import configure_logging
     from hardware_mocks.travellers import default_faces_dir
     from kiosk.biometrics.face_match import FaceRecognitionVerifier
 
     configure_logging(log_level)
+    faces_dir, faces_note = demo_faces(default_faces_dir(), DEMO_FACES)
     options = DemoOptions(
+        faces_dir=faces_dir,
         port=port,
         kiosks_per_hall=kiosks_per_hall,
         speed=speed,
@@ -62,8 +65,8 @@ def demo(
         typer.echo("bordergate demo is running (Ctrl-C stops it):")
         for name, url in urls.items():
             typer.echo(f"  {name:<24} {url}")
-        if note := missing_faces_note(default_faces_dir()):
-            typer.echo(f"warning: {note}")
+        if faces_note is not None:
+            typer.echo(f"warning: {faces_note}")
 
     summary = asyncio.run(
         run_demo(

@@ -30,7 +30,7 @@ from bordergate.contracts import Hall
 from bordergate.demo_feeds import cruise_manifests, hall_schedule, post_feeds, visa_entries
 from bordergate.redis_conn import new_embedded_server, open_redis
 from hardware_mocks.crowd import HallCrowd, PresetTravellers
-from hardware_mocks.travellers import TravellerFactory, discover_identities
+from hardware_mocks.travellers import TravellerFactory, default_faces_dir
 from kiosk.biometrics import FaceVerifier
 from kiosk.runner import LaneStats, queue_joined_publisher, run_lane, simulated_documents
 from kiosk.screen.hub import ScreenHub
@@ -57,6 +57,10 @@ class DemoOptions(BaseModel):
         default=400, ge=0, description="Per hall, generated in advance for the manifests and visas"
     )
     log_level: str = "WARNING"
+    faces_dir: Path = Field(
+        default_factory=default_faces_dir,
+        description="The travellers' face photos: a folder per identity (bordergate.demo_faces)",
+    )
     screen_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="The traveller pages' port; default: the backend's + 1 (any free one with 0)",
@@ -81,6 +85,8 @@ class DemoSummary(BaseModel):
 
 DEMO_DATABASE = Path("var/demo.sqlite3")
 DEMO_MASTER_LIST = Path("var/demo-master-list")
+DEMO_FACES = Path("var/demo-faces")
+"""Stand-in face photos, written only when the shared data folder is absent (demo_faces)."""
 
 
 def _fresh_folder(folder: Path) -> Path:
@@ -103,17 +109,6 @@ async def _started(server_started: Callable[[], bool], task: asyncio.Task[None])
             task.result()  # raises the server's start-up error
             raise RuntimeError("the backend stopped during start-up")
         await asyncio.sleep(0.05)
-
-
-def missing_faces_note(faces_dir: Path) -> str | None:
-    """What to tell the user when the simulated travellers would have no face photo."""
-    if discover_identities(faces_dir):
-        return None
-    return (
-        f"no face photos in {faces_dir} (set BORDERGATE_DATA_DIR to the shared data folder): "
-        "the kiosks refer every simulated traveller at the face step, and the lines below, "
-        "which count the backend's decisions, stay at 0"
-    )
 
 
 async def _report_progress(
@@ -149,7 +144,7 @@ async def _prepare_halls(
     schedule: list[dict[str, Any]] = []
     ship_arrival = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
     for hall in Hall:
-        factory = TravellerFactory(seed=options.seed, hall=hall)
+        factory = TravellerFactory(seed=options.seed, hall=hall, faces_dir=options.faces_dir)
         preset = factory.generate(options.preset_travellers)
         if hall is Hall.CRUISE:
             manifests += cruise_manifests(preset, ship_arrival)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -70,13 +71,51 @@ def test_demo_runs_for_a_duration_and_prints_the_summary(
     assert any(s.startswith("transit-") for s in schemes), schemes
 
 
-def test_the_demo_warns_when_the_travellers_would_have_no_face(
+def test_the_demo_uses_the_shared_faces_when_they_are_there(
     tmp_path: Path, test_data_dir: Path
 ) -> None:
-    from bordergate.demo import missing_faces_note
+    from bordergate.demo_faces import demo_faces
 
-    note = missing_faces_note(tmp_path / "nothing-here")
+    shared = test_data_dir / "faces" / "lfw_crops"
+    if not shared.is_dir():
+        pytest.skip(f"no {shared}")
+    assert demo_faces(shared, tmp_path / "stand-in") == (shared, None)
+    assert not (tmp_path / "stand-in").exists()  # nothing written when it is not needed
+
+
+def test_without_shared_faces_the_demo_travellers_get_a_stand_in_that_passes_the_gate(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from bordergate.demo_faces import demo_faces
+    from hardware_mocks.face_video import LiveActor
+    from hardware_mocks.travellers import PopulationMix, TravellerFactory
+    from kiosk.biometrics.face_match import FaceRecognitionVerifier
+    from kiosk.biometrics.live_capture import FaceCaptureFlow, run_offline
+    from kiosk.biometrics.liveness import random_challenge
+
+    folder, note = demo_faces(tmp_path / "nothing-here", tmp_path / "stand-in")
     assert note is not None
     assert str(tmp_path / "nothing-here") in note
     assert "BORDERGATE_DATA_DIR" in note
-    assert missing_faces_note(test_data_dir / "faces" / "lfw_crops") is None
+    assert folder == tmp_path / "stand-in"
+    assert demo_faces(tmp_path / "nothing-here", folder)[0] == folder  # written once, reused
+    # A traveller of the demo's factory, through capture, liveness and verification.
+    citizens = PopulationMix(
+        impostors=0.0, print_still=0.0, print_moved=0.0, replay=0.0, walk_away=0.0
+    )
+    traveller = TravellerFactory(seed=3, faces_dir=folder, mix=citizens).next()
+    assert traveller.live_photo_path is not None
+    assert traveller.live_photo_path.parent == folder / "astronaut"
+    reference = traveller.reference_photo()
+    assert reference is not None
+    face = np.asarray(
+        Image.open(traveller.live_photo_path).convert("RGB").resize((250, 250)), dtype=np.uint8
+    )
+    verifier = FaceRecognitionVerifier()
+    flow = FaceCaptureFlow(random_challenge(random.Random(3)))
+    outcome = run_offline(LiveActor(face, seed=3), verifier.analyzer(), flow)
+    assert outcome.liveness == "passed", outcome.reason
+    assert verifier.verify_live(outcome.frames, reference, outcome.liveness).matched
