@@ -30,7 +30,7 @@ Pipeline, for the reference (document photo) and each examined live frame:
    the ResNet encodes the chip *and its mirror image* in one batch, and the encoding is the
    mean of the two. The mirror costs a second pass of the network (about 80 ms here) and
    halves the false non-matches at the same false-match rate on the calibration set (FNMR
-   4.4% -> 2.5% at FMR <= 0.1%, ``benchmarks/face.py`` prints both): a face is not
+   4.4% -> 2.6% at FMR <= 0.1%, ``benchmarks/face.py`` prints both): a face is not
    symmetric, and one lit or turned side no longer decides. Unlike the encoder's random
    jitters, the mirror is deterministic, so the same images always give the same distance.
 
@@ -266,6 +266,7 @@ class FaceRecognitionVerifier:
         self.num_jitters = num_jitters
         """Encoder jitters for live frames and the reference (time grows linearly)."""
         self._fr: Any = _load_backend()
+        self._dlib: Any = importlib.import_module("dlib")  # loaded by face_recognition
 
     def __repr__(self) -> str:
         return (
@@ -451,15 +452,13 @@ class FaceRecognitionVerifier:
 
     def _landmarks(self, image: RGBImage, box: tuple[int, int, int, int]) -> Any:
         """The 5-point landmarks of the face in ``box`` (left, top, right, bottom)."""
-        dlib = importlib.import_module("dlib")
         with DLIB_LOCK:
-            return self._fr.api.pose_predictor_5_point(image, dlib.rectangle(*box))
+            return self._fr.api.pose_predictor_5_point(image, self._dlib.rectangle(*box))
 
     def _chip_encodings(self, image: RGBImage, landmarks: Any) -> tuple[_Encoding, _Encoding]:
         """The encodings of the aligned face chip and of its mirror image (step 4)."""
-        dlib = importlib.import_module("dlib")
         with DLIB_LOCK:
-            chip = dlib.get_face_chip(image, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
+            chip = self._dlib.get_face_chip(image, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
             mirrored = np.ascontiguousarray(chip[:, ::-1])
             plain, flipped = self._fr.api.face_encoder.compute_face_descriptor(
                 [chip, mirrored], self.num_jitters
