@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import structlog
 from PIL import Image
-from skimage import data
 
 from bordergate.contracts import ReasonCode
+from bordergate.demo_faces import stand_in_faces
 from hardware_mocks.face_video import LiveActor, PrintedPhotoActor
 from hardware_mocks.lane import MockLane
 from hardware_mocks.travellers import PopulationMix, TravellerFactory
@@ -40,14 +40,9 @@ def verifier() -> FaceRecognitionVerifier:
 
 @pytest.fixture
 def astronaut(tmp_path: Path) -> Path:
-    """Two 'photos' of one identity (the astronaut) for a factory that needs no shared data."""
-    folder = tmp_path / "faces" / "eileen"
-    folder.mkdir(parents=True)
-    pixels = data.astronaut()[40:200, 150:310]  # type: ignore[no-untyped-call]
-    crop = Image.fromarray(pixels).resize((125, 125))
-    crop.save(folder / "a.png")
-    crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "b.png")
-    return tmp_path / "faces"
+    """Two 'photos' of one identity (the astronaut) for a factory that needs no shared data:
+    the demo's own stand-in."""
+    return stand_in_faces(tmp_path / "faces")
 
 
 @pytest.fixture(autouse=True)
