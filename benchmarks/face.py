@@ -90,6 +90,12 @@ def _chip_pair(verifier: FaceRecognitionVerifier, image: Any) -> tuple[Floats, F
     return None if landmarks is None else verifier._chip_encodings(prepared, landmarks)
 
 
+def _distances(a: Floats, b: Floats) -> Floats:
+    """Every row of ``a`` against every row of ``b``: the Euclidean distance matrix."""
+    out: Floats = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    return out
+
+
 def upper95(k: int, n: int) -> float:
     """One-sided 95% Clopper-Pearson upper bound of a proportion k/n."""
     return 1.0 if k >= n else float(beta.ppf(0.95, k + 1, n - k))
@@ -163,12 +169,12 @@ def main() -> None:
     r_arr = np.stack([(a + b) / 2 for a, b in refs])
     same = lab[:, None] == lab[None, :]
     off_diag = ~np.eye(len(lab), dtype=bool)
-    d_pr = np.linalg.norm(p_arr[:, None, :] - r_arr[None, :, :], axis=2)  # probe i vs ref j
+    d_pr = _distances(p_arr, r_arr)  # probe i vs ref j
     genuine, impostor = d_pr[same & off_diag], d_pr[~same]
     p_one, r_one = np.stack([a for a, _ in probes]), np.stack([a for a, _ in refs])
-    d_one = np.linalg.norm(p_one[:, None, :] - r_one[None, :, :], axis=2)
+    d_one = _distances(p_one, r_one)
     base_gen, base_imp = d_one[same & off_diag], d_one[~same]
-    d_pp = np.linalg.norm(p_arr[:, None, :] - p_arr[None, :, :], axis=2)
+    d_pp = _distances(p_arr, p_arr)
     iu = np.triu_indices(len(lab), k=1)
     ff_same = same[iu]
     ff_gen, ff_imp = d_pp[iu][ff_same], d_pp[iu][~ff_same]
@@ -296,8 +302,8 @@ def liveness_benchmark(
     seed: int,
     replay_challenges: int = 0,
     *,
-    turns: int = 3,
-    keep: int = 1,
+    turns: int,
+    keep: int,
 ) -> None:
     """APCER / BPCER (ISO/IEC 30107-3) per attack type on the camera mock's sequences.
 

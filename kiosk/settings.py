@@ -45,10 +45,8 @@ class KioskSettings(CommonSettings):
     face_liveness: bool = Field(
         default=True, description="Run the head-turn challenge (presentation-attack detection)"
     )
-    # Three turns: with two, a looped phone replay fitted the random prompts by chance in 6 of
-    # 390 presentations on the camera mock (1.5%), with three in none (benchmarks/face.py
-    # --challenge-turns). The third costs each traveller about 3.4 s at the gate (6.6 -> 10 s
-    # of camera time on the mock): a port that prefers throughput can set 2.
+    # Three turns: what the third buys (replay APCER) and costs (about 3.4 s a traveller) is
+    # measured in liveness.random_challenge's docstring; a port that prefers throughput can set 2.
     face_challenge_turns: int = Field(default=3, ge=1, le=4)
     face_quality_budget_s: float = Field(
         default=6.0, gt=0, description="Camera seconds to get good frontal frames, then refer"
