@@ -42,14 +42,14 @@ def demo(
     ] = None,
 ) -> None:
     """Backend, queue monitor and simulated kiosks at the airport and the cruise terminal."""
-    from bordergate.demo import DEMO_FACES, DemoOptions, run_demo
+    from bordergate.demo import DemoOptions, run_demo
     from bordergate.demo_faces import demo_faces
     from bordergate.logging import configure_logging
     from hardware_mocks.travellers import default_faces_dir
     from kiosk.biometrics.face_match import FaceRecognitionVerifier
 
     configure_logging(log_level)
-    faces_dir, faces_note = demo_faces(default_faces_dir(), DEMO_FACES)
+    faces_dir, faces_note = demo_faces(default_faces_dir())
     options = DemoOptions(
         faces_dir=faces_dir,
         port=port,
@@ -120,7 +120,9 @@ def kiosk(
     ] = None,
 ) -> None:
     """One e-gate kiosk with its own simulated travellers, serving its traveller page."""
+    from bordergate.demo_faces import demo_faces
     from bordergate.logging import configure_logging
+    from hardware_mocks.travellers import default_faces_dir
     from kiosk.biometrics.face_match import FaceRecognitionVerifier
     from kiosk.screen.server import run_kiosk_with_screen
     from kiosk.settings import KioskSettings
@@ -136,6 +138,11 @@ def kiosk(
         )
     )
     configure_logging(settings.log_level, settings.log_json)
+    if settings.faces_dir is None:
+        faces_dir, faces_note = demo_faces(default_faces_dir())
+        settings = settings.model_copy(update={"faces_dir": faces_dir})
+        if faces_note is not None:
+            typer.echo(f"warning: {faces_note}", err=True)
     stats = asyncio.run(
         run_kiosk_with_screen(
             settings,

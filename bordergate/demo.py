@@ -85,8 +85,6 @@ class DemoSummary(BaseModel):
 
 DEMO_DATABASE = Path("var/demo.sqlite3")
 DEMO_MASTER_LIST = Path("var/demo-master-list")
-DEMO_FACES = Path("var/demo-faces")
-"""Stand-in face photos, written only when the shared data folder is absent (demo_faces)."""
 
 
 def _fresh_folder(folder: Path) -> Path:

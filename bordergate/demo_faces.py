@@ -1,11 +1,11 @@
-"""Face photos for the demo's travellers when the shared data folder is absent.
+"""Face photos for simulated travellers when the shared data folder is absent.
 
 The simulated travellers take their faces from ``../shared/data/faces/lfw_crops`` (or
 ``BORDERGATE_DATA_DIR``), which is never part of the project. Without it every traveller would be
-referred at the face step, so the demo falls back to the one portrait that ships with
-scikit-image (``skimage.data.astronaut()``): two differently framed crops of it make one identity
-with two photos (a chip photo and a live one). With one identity there are no impostors; prints
-and phone replays of that face are still presented.
+referred at the face step, so ``bordergate demo`` and ``bordergate kiosk`` fall back to the one
+portrait that ships with scikit-image (``skimage.data.astronaut()``): two differently framed crops
+of it make one identity with two photos (a chip photo and a live one). With one identity there
+are no impostors; prints and phone replays of that face are still presented.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from PIL import Image
 
 from hardware_mocks.travellers import discover_identities
 
+STAND_IN_FOLDER = Path("var/demo-faces")
+"""Where the stand-in photos are written, only when the shared data folder is absent."""
 STAND_IN_IDENTITY = "astronaut"
 _CROPS = ((40, 200, 150, 310), (28, 206, 142, 320))
 """(top, bottom, left, right) of the two photos: the face, framed tighter and looser."""
@@ -39,9 +41,10 @@ def stand_in_faces(folder: Path) -> Path:
     return folder
 
 
-def demo_faces(shared: Path, fallback: Path) -> tuple[Path, str | None]:
-    """The folder the demo's travellers take their faces from, and a note when it is not
-    ``shared`` (the shared data's crops) but the stand-in written to ``fallback``."""
+def demo_faces(shared: Path, fallback: Path = STAND_IN_FOLDER) -> tuple[Path, str | None]:
+    """The folder simulated travellers take their faces from (``bordergate demo`` and
+    ``bordergate kiosk``), and a note when it is not ``shared`` (the shared data's crops) but
+    the stand-in written to ``fallback``."""
     if discover_identities(shared):
         return shared, None
     note = (
